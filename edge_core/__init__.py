@@ -1,0 +1,1 @@
+"""CORE agent for the owner's box (built in the panic-path issue); imports proto/ and itself only."""

@@ -1,0 +1,1 @@
+"""Alert service: panic alerts and their lifecycle (built in the panic-path issue)."""

@@ -1,0 +1,20 @@
+"""Settings base shared by every service: each service subclasses with its own env prefix."""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class LookoutSettings(BaseSettings):
+    """Base for all settings classes: environment first, unknown variables ignored."""
+
+    model_config = SettingsConfigDict(extra="ignore", env_file=None)
+
+
+class LoggingSettings(LookoutSettings):
+    """How a service logs (JSON lines by default, for log shippers)."""
+
+    model_config = SettingsConfigDict(env_prefix="LOOKOUT_LOG_")
+
+    level: str = "INFO"
+    json_lines: bool = True

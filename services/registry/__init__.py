@@ -1,0 +1,1 @@
+"""Lookout: services/registry."""

@@ -1,0 +1,1 @@
+"""Accounts, roles, login with lockout and TOTP, and the token issuer."""

@@ -1,0 +1,1 @@
+"""Agencies, their jurisdictions and sharing agreements."""

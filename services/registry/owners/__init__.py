@@ -1,0 +1,1 @@
+"""Owners, their sites and cameras, CSV import, the access feed and deleting everything."""

@@ -1,0 +1,1 @@
+"""Program statistics and the public transparency report."""

@@ -1,0 +1,1 @@
+"""Live relay: WebRTC stream sessions (built in the live-video issue)."""
