@@ -32,6 +32,8 @@ class Account(Base):
     totp_secret_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     scopes: Mapped[str] = mapped_column(String(500), default="")
     locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Failed logins before this moment (a success, or a supervisor's release) no longer count.
+    failures_reset_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

@@ -63,6 +63,7 @@ def upgrade() -> None:
         sa.Column("totp_secret_enc", sa.LargeBinary()),
         sa.Column("scopes", sa.String(500), nullable=False),
         sa.Column("locked_at", UTCDateTime()),
+        sa.Column("failures_reset_at", UTCDateTime()),
         sa.Column("disabled_at", UTCDateTime()),
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.CheckConstraint(f"role IN {ROLES!r}", name="role"),

@@ -1,0 +1,1 @@
+"""Camera search for investigators: near a point, inside a polygon, along a route."""
