@@ -57,6 +57,7 @@ def point(lon: float, lat: float) -> WKBElement:
 def lon_lat(value: Any) -> tuple[float, float]:
     """(lon, lat) of a point read from the database."""
     p = to_shape(value)
+    assert isinstance(p, Point)
     return float(p.x), float(p.y)
 
 

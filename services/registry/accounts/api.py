@@ -9,7 +9,13 @@ from fastapi import APIRouter, Request
 
 from services.registry.accounts import service
 from services.registry.accounts.schemas import (
-    AccountCreate, AccountCreated, AccountRead, LoginRequest, Me, RefreshRequest, TokenRead,
+    AccountCreate,
+    AccountCreated,
+    AccountRead,
+    LoginRequest,
+    Me,
+    RefreshRequest,
+    TokenRead,
 )
 from services.registry.deps import CallerDep, RegistryDep, SessionDep, SupervisorCaller, source_of
 

@@ -11,7 +11,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from services.common.auth import STAFF_ROLES, Role, TokenVerifier
-from services.common.errors import Conflict, Forbidden, InvalidInput, Locked, NotFound, RateLimited, Unauthenticated
+from services.common.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    Locked,
+    NotFound,
+    RateLimited,
+    Unauthenticated,
+)
 from services.registry.accounts import passwords
 from services.registry.accounts.models import Account, LoginAttempt
 from services.registry.accounts.schemas import STAFF_CREATABLE, AccountCreate
@@ -75,17 +83,17 @@ def _still_locked(account: Account, kit: AuthKit) -> bool:
     if account.locked_at is None:
         return False
     # Staff stay locked until a supervisor releases them; owners have no supervisor, so theirs expires.
-    if account.role == Role.OWNER:
-        if utcnow() - account.locked_at > timedelta(seconds=kit.settings.owner_lockout_s):
-            account.locked_at = None
-            return False
+    if account.role == Role.OWNER and utcnow() - account.locked_at > timedelta(seconds=kit.settings.owner_lockout_s):
+        account.locked_at = None
+        return False
     return True
 
 
 def _fail(session: Session, account: Account | None, digest: str, source: str, kit: AuthKit) -> None:
     session.add(LoginAttempt(login_digest=digest, source=source, succeeded=False))
     session.flush()
-    if account and account.locked_at is None and _failures_since(session, account, kit) >= kit.settings.lockout_failures:
+    limit = kit.settings.lockout_failures
+    if account and account.locked_at is None and _failures_since(session, account, kit) >= limit:
         account.locked_at = utcnow()
         audit.record(session, caller=None, action="account.locked", object_type="account",
                      object_id=account.id, agency_id=account.agency_id, outcome="locked")
@@ -117,11 +125,15 @@ def login(session: Session, *, kit: AuthKit, username: str, password: str, totp:
             raise Unauthenticated("wrong TOTP code", code="invalid_totp")
     session.add(LoginAttempt(login_digest=digest, source=source, succeeded=True))
     account.failures_reset_at = utcnow()
-    auth_time = int(utcnow().timestamp())
-    pair = kit.issuer.issue(_claims(session, account), auth_time=auth_time,
-                            session_max_s=session_max_s(account.role, kit.settings))
+    pair = issue_tokens(session, kit=kit, account=account)
     session.commit()
     return pair
+
+
+def issue_tokens(session: Session, *, kit: AuthKit, account: Account) -> TokenPair:
+    """Tokens for an account that has just authenticated."""
+    return kit.issuer.issue(_claims(session, account), auth_time=int(utcnow().timestamp()),
+                            session_max_s=session_max_s(account.role, kit.settings))
 
 
 def refresh(session: Session, *, kit: AuthKit, verifier: TokenVerifier, refresh_token: str) -> TokenPair:

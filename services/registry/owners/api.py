@@ -8,7 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, File, Query, Response, UploadFile
 
 from services.registry.deps import (
-    ContactCaller, ManagerCaller, OwnerCaller, RegistryDep, SessionDep, SiteCaller,
+    ContactCaller,
+    ManagerCaller,
+    OwnerCaller,
+    RegistryDep,
+    SessionDep,
+    SiteCaller,
 )
 from services.registry.owners import contact, imports, service
 from services.registry.owners import schemas as s

@@ -44,7 +44,8 @@ def view_contact(session: Session, *, caller: Caller, cipher: ContactCipher, cam
                          case_number=request.case_number)
 
 
-def access_feed(session: Session, *, caller: Caller, limit: int = 100, before_id: int | None = None) -> list[s.AccessRead]:
+def access_feed(session: Session, *, caller: Caller, limit: int = 100,
+                before_id: int | None = None) -> list[s.AccessRead]:
     """Every access to the calling owner's data, newest first, with agency and case number."""
     require_role(caller.principal, Role.OWNER)
     if caller.principal.owner_id is None:

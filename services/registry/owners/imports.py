@@ -70,7 +70,7 @@ def _parse_row(line: int, raw: dict[str, Any]) -> _Row:
         raise InvalidInput(f"required value missing: {', '.join(missing)}", field=missing[0])
     location = {"lon": v["lon"], "lat": v["lat"]}
     owner = s.OwnerCreate(name=v["owner_name"], email=v["owner_email"], phone=v["owner_phone"])
-    site = s.SiteCreate(kind=v["site_kind"], address=v["address"], location=location)  # type: ignore[arg-type]
+    site = s.SiteCreate(kind=v["site_kind"], address=v["address"], location=location)
     camera = s.CameraFields(
         label=v["camera_label"], bearing_deg=v["bearing_deg"], fov_deg=v["fov_deg"], range_m=v["range_m"],
         retention_days=v["retention_days"], indoor=v["indoor"] or False, core_enabled=v["core_enabled"] or False,

@@ -93,7 +93,8 @@ def get_owner(session: Session, *, caller: Caller, owner_id: uuid.UUID | None = 
 def _managed_by_agency(session: Session, owner: Owner, agency_id: uuid.UUID | None) -> bool:
     if owner.agency_id == agency_id:
         return True
-    return session.scalar(select(Site.id).where(Site.owner_id == owner.id, Site.agency_id == agency_id).limit(1)) is not None
+    site = select(Site.id).where(Site.owner_id == owner.id, Site.agency_id == agency_id).limit(1)
+    return session.scalar(site) is not None
 
 
 def update_owner(session: Session, *, caller: Caller, cipher: ContactCipher, owner_id: uuid.UUID | None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -46,4 +47,4 @@ def approx_area_km2(geom: Any) -> float:
 
 def line_length_m(coords: list[tuple[float, float]]) -> float:
     """Length of a lon/lat polyline in metres."""
-    return sum(haversine_m(*a, *b) for a, b in zip(coords, coords[1:], strict=False))
+    return sum(haversine_m(*a, *b) for a, b in itertools.pairwise(coords))

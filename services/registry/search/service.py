@@ -56,7 +56,8 @@ def _plan(dialect: str, area: Near | Within | Along, limits: SearchSettings) -> 
     if geometry.line_length_m(list(line.coords)) > limits.max_route_km * 1000:
         raise InvalidInput(f"route longer than {limits.max_route_km:g} km", field="area.route")
     return _Plan(geo.within_m(dialect, Camera.location, line, area.buffer_m),
-                 geo.distance_m(dialect, Camera.location, line), None, geo.closest_point(dialect, line, Camera.location))
+                 geo.distance_m(dialect, Camera.location, line), None,
+                 geo.closest_point(dialect, line, Camera.location))
 
 
 def _statement(plan: _Plan, agency_ids: list[Any], offset: int, limit: int) -> Select[Any]:

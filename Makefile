@@ -1,0 +1,89 @@
+# Lookout. `make run` starts the demo; `make test` installs what is missing and runs the whole suite.
+# System packages come from the distribution (as root); Python packages into .venv from PyPI.
+
+SHELL := /bin/bash
+# Debian's Python: its sqlite3 can load SpatiaLite (some self-built Pythons cannot).
+PYTHON ?= /usr/bin/python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+APT_RUN := libsqlite3-mod-spatialite python3-venv python3-dev
+APT_TEST := $(APT_RUN) postgresql postgresql-postgis
+HOST ?= 127.0.0.1
+PORT ?= 8000
+DEMO := var/demo
+DEMO_ENV := REGISTRY_DATABASE_URL=sqlite:///$(DEMO)/registry.db REGISTRY_SIGNING_KEY_FILE=$(DEMO)/signing-key.pem \
+	REGISTRY_DATA_KEY_FILE=$(DEMO)/data-key REGISTRY_PUBLIC_URL=http://$(HOST):$(PORT)
+PYTEST_ARGS ?=
+
+.PHONY: run test lint typecheck unit integration bench-registry totp system-run system-test venv clean help
+
+help:
+	@echo "make run             start the demo (SQLite + SpatiaLite) on http://$(HOST):$(PORT)"
+	@echo "make test            install what is missing, lint, type-check and run the whole suite"
+	@echo "make bench-registry  search benchmark on PostGIS (CAMERAS=1000000 QUERIES=2000)"
+	@echo "make totp USER=name  current TOTP code of a demo staff account"
+
+# Install distribution packages that are missing (needs root; otherwise says what to install).
+define apt_ensure
+	@missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "installing: $$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		else echo "please install as root: apt-get install $$missing" >&2; exit 1; fi; \
+	fi
+endef
+
+system-run:
+	$(call apt_ensure,$(APT_RUN))
+
+system-test:
+	$(call apt_ensure,$(APT_TEST))
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+run: system-run venv
+	@mkdir -p $(DEMO)
+	@$(DEMO_ENV) $(BIN)/lookout db upgrade
+	@$(DEMO_ENV) $(BIN)/lookout demo seed
+	@echo
+	@echo "Lookout registry demo: http://$(HOST):$(PORT)"
+	@echo "  API documentation (OpenAPI): http://$(HOST):$(PORT)/docs"
+	@echo "  public transparency report:  http://$(HOST):$(PORT)/v1/transparency"
+	@echo "  JWKS for other services:     http://$(HOST):$(PORT)/.well-known/jwks.json"
+	@echo
+	@$(DEMO_ENV) $(BIN)/uvicorn --factory services.registry.app:create_app --host $(HOST) --port $(PORT)
+
+totp: venv
+	@$(DEMO_ENV) $(BIN)/lookout demo totp $(USER)
+
+lint: venv
+	$(BIN)/ruff check services edge_core proto tests
+	$(BIN)/lint-imports
+
+typecheck: venv
+	$(BIN)/mypy services edge_core proto
+
+test: system-test venv lint typecheck
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+unit: venv
+	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
+integration: system-test venv
+	$(BIN)/pytest tests/integration $(PYTEST_ARGS)
+
+CAMERAS ?= 1000000
+QUERIES ?= 2000
+bench-registry: system-test venv
+	$(BIN)/python -m tests.bench.registry_search --cameras $(CAMERAS) --queries $(QUERIES)
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
