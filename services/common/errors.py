@@ -15,10 +15,12 @@ Service functions raise these and never an HTTP exception; `STATUS` maps them to
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 log = logging.getLogger("lookout.errors")
 
@@ -86,6 +88,29 @@ def status_for(exc: LookoutError) -> int:
 def error_body(code: str, message: str, field: str | None = None) -> dict[str, object]:
     """The one JSON shape of every error response."""
     return {"error": {"code": code, "message": message, "field": field}}
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong, machine-readable (`code`) and for people (`message`), with the offending field."""
+
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorBody(BaseModel):
+    """The body of every error response."""
+
+    error: ErrorDetail
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in ((401, "Missing, invalid or expired token, or wrong credentials"),
+                                (403, "Your role or agency may not do this"),
+                                (404, "No such object, or not one you may see"),
+                                (422, "Invalid input; `field` names the offending field"))
+}
 
 
 def install_error_handlers(app: FastAPI) -> None:

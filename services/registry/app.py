@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from services.common.db import build_engine, session_factory
-from services.common.errors import install_error_handlers
+from services.common.errors import ERROR_RESPONSES, install_error_handlers
 from services.common.health import health_router
 from services.common.logs import configure_logging
 from services.common.metrics import install_metrics
@@ -66,5 +66,5 @@ def create_app(settings: RegistrySettings | None = None, *, registry: Registry |
 
     app.include_router(health_router(ready))
     for module in (accounts_api, agencies_api, owners_api, search_api, audit_api, stats_api):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=ERROR_RESPONSES)
     return app
