@@ -21,6 +21,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("lookout.errors")
 
@@ -136,5 +137,12 @@ def install_error_handlers(app: FastAPI) -> None:
         ]
         return JSONResponse(body, 422)
 
+    async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
+        # Unknown routes, wrong methods, unparsable bodies: the same error shape as everything else.
+        assert isinstance(exc, StarletteHTTPException)
+        code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers)
+
     app.add_exception_handler(LookoutError, on_domain_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import shapely
 from geoalchemy2 import Geography
 from geoalchemy2.elements import WKBElement
@@ -19,6 +20,9 @@ from sqlalchemy import ColumnElement, cast, func, literal
 from services.common.errors import InvalidInput
 
 SRID = 4326
+# Plain `geography`, no typmod: `CAST(x AS geography(GEOMETRY,-1))` (what a bare `Geography` renders) is not the
+# expression of the GiST index on `location::geography`, so PostGIS would scan instead of using it.
+GEOGRAPHY = Geography(geometry_type=None)
 
 
 def parse_geojson(value: dict[str, Any], *, field: str, kinds: tuple[str, ...]) -> Any:
@@ -26,8 +30,10 @@ def parse_geojson(value: dict[str, Any], *, field: str, kinds: tuple[str, ...]) 
     if not isinstance(value, dict) or value.get("type") not in kinds:
         raise InvalidInput(f"expected a GeoJSON {' or '.join(kinds)}", field=field)
     try:
-        geom = shape(value)
-    except (ValueError, TypeError, AttributeError, IndexError, shapely.errors.GEOSException) as exc:
+        with np.errstate(invalid="raise"):  # NaN coordinates: an error, not a RuntimeWarning
+            geom = shape(value)
+    except (ValueError, TypeError, AttributeError, IndexError, KeyError, FloatingPointError,
+            shapely.errors.GEOSException) as exc:
         raise InvalidInput(f"malformed GeoJSON {value.get('type')}: {exc}", field=field) from exc
     if geom.is_empty:
         raise InvalidInput("geometry is empty", field=field)
@@ -76,14 +82,14 @@ def _bind(dialect: str, geom: Any) -> ColumnElement[Any]:
 def distance_m(dialect: str, column: Any, geom: Any) -> ColumnElement[float]:
     """Spheroidal distance in metres between a column and a shapely geometry."""
     if dialect == "postgresql":
-        return func.ST_Distance(cast(column, Geography), cast(_bind(dialect, geom), Geography))
+        return func.ST_Distance(cast(column, GEOGRAPHY), cast(_bind(dialect, geom), GEOGRAPHY))
     return func.ST_Distance(column, _bind(dialect, geom), 1)
 
 
 def within_m(dialect: str, column: Any, geom: Any, metres: float) -> ColumnElement[bool]:
     """True where the column lies within `metres` of the geometry (index-assisted on PostGIS)."""
     if dialect == "postgresql":
-        return func.ST_DWithin(cast(column, Geography), cast(_bind(dialect, geom), Geography), metres)
+        return func.ST_DWithin(cast(column, GEOGRAPHY), cast(_bind(dialect, geom), GEOGRAPHY), metres)
     return func.ST_Distance(column, _bind(dialect, geom), 1) <= metres
 
 

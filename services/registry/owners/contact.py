@@ -48,7 +48,8 @@ def access_feed(session: Session, *, caller: Caller, limit: int = 100,
                 before_id: int | None = None) -> list[s.AccessRead]:
     """Every access to the calling owner's data, newest first, with agency and case number."""
     require_role(caller.principal, Role.OWNER)
-    if caller.principal.owner_id is None:
+    # A token outlives a deleted owner by minutes; it must not read the audit trail left behind.
+    if caller.principal.owner_id is None or session.get(Owner, caller.principal.owner_id) is None:
         raise NotFound("no owner profile for this account")
     stmt = (
         select(AuditEvent, Agency.name)

@@ -27,6 +27,9 @@ COLUMNS = ("owner_name", "owner_email", "owner_phone", "address", "site_kind", "
            "bearing_deg", "fov_deg", "range_m", "retention_days", "indoor", "sharing_mode", "core_enabled")
 REQUIRED = ("owner_name", "address", "site_kind", "lon", "lat", "camera_label", "bearing_deg", "fov_deg",
             "range_m", "retention_days")
+# Model field paths as the CSV columns an advocate sees in the report.
+_COLUMN_OF = {"name": "owner_name", "email": "owner_email", "phone": "owner_phone", "kind": "site_kind",
+              "label": "camera_label", "location": "lon", "location.lon": "lon", "location.lat": "lat"}
 
 
 class Rejection(BaseModel):
@@ -64,7 +67,7 @@ def _blank_to_none(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def _parse_row(line: int, raw: dict[str, Any]) -> _Row:
-    v = _blank_to_none(raw)
+    v = {c: None for c in COLUMNS} | _blank_to_none(raw)  # optional columns may be left out of the file
     missing = [c for c in REQUIRED if v.get(c) is None]
     if missing:
         raise InvalidInput(f"required value missing: {', '.join(missing)}", field=missing[0])
@@ -119,9 +122,11 @@ def _validate(session: Session, caller: Caller, raw_rows: list[dict[str, Any]]) 
         except ValidationError as exc:
             err = exc.errors()[0]
             name = ".".join(str(p) for p in err["loc"])
+            name = _COLUMN_OF.get(name, name)
             rejected.append(Rejection(line=line, field=name, message=f"{name}: {err['msg']}"))
         except LookoutError as exc:
-            rejected.append(Rejection(line=line, field=exc.field, message=exc.message))
+            column = _COLUMN_OF.get(exc.field, exc.field) if exc.field else None
+            rejected.append(Rejection(line=line, field=column, message=exc.message))
     return rows, rejected
 
 
@@ -132,16 +137,25 @@ def import_cameras(session: Session, *, caller: Caller, cipher: ContactCipher, d
     raw_rows = _read(data, limits)
     rows, rejected = _validate(session, caller, raw_rows)
     report = ImportReport(rows=len(raw_rows), dry_run=dry_run, imported=False, rejected=rejected)
-    if rejected or dry_run or not rows:
+    if rejected or not rows:
         return report
+    # One owner per name+email+phone, one site per owner+address.
+    counts = {"owners_created": len({r.key[:3] for r in rows}), "sites_created": len({r.key for r in rows}),
+              "cameras_created": len(rows)}
+    if dry_run:
+        return report.model_copy(update=counts)
+    owners: dict[tuple[str, ...], Owner] = {}
     sites: dict[tuple[str, ...], Site] = {}
     for row in rows:
         if row.key not in sites:
-            owner = Owner(agency_id=caller.principal.agency_id, name_enc=cipher.encrypt(row.owner.name),
-                          email_enc=cipher.encrypt(str(row.owner.email) if row.owner.email else None),
-                          phone_enc=cipher.encrypt(row.owner.phone))
-            session.add(owner)
-            session.flush()
+            owner = owners.get(row.key[:3])
+            if owner is None:
+                owner = Owner(agency_id=caller.principal.agency_id, name_enc=cipher.encrypt(row.owner.name),
+                              email_enc=cipher.encrypt(str(row.owner.email) if row.owner.email else None),
+                              phone_enc=cipher.encrypt(row.owner.phone))
+                session.add(owner)
+                session.flush()
+                owners[row.key[:3]] = owner
             assert row.site.location is not None and row.agency_id is not None
             site = Site(owner_id=owner.id, agency_id=row.agency_id, kind=row.site.kind,
                         address_enc=cipher.encrypt(row.site.address),
@@ -153,5 +167,4 @@ def import_cameras(session: Session, *, caller: Caller, cipher: ContactCipher, d
     audit.record(session, caller=caller, action="camera.imported", object_type="csv",
                  detail={"rows": len(rows), "sites": len(sites)})
     session.commit()
-    return report.model_copy(update={"imported": True, "owners_created": len(sites), "sites_created": len(sites),
-                                     "cameras_created": len(rows)})
+    return report.model_copy(update={"imported": True, **counts})

@@ -37,6 +37,7 @@ class LonLat(BaseModel):
     lat: float = Field(ge=-90, le=90, description="latitude, degrees north")
 
 
+NO_NUL = r"^[^\x00]*$"  # stored as plain text, and PostgreSQL text cannot hold NUL
 Phone = Field(default=None, min_length=3, max_length=40, pattern=r"^[0-9+() .-]+$")
 Name = Field(min_length=1, max_length=200)
 
@@ -121,7 +122,7 @@ class CameraFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    label: str = Field(min_length=1, max_length=100)
+    label: str = Field(min_length=1, max_length=100, pattern=NO_NUL)
     location: LonLat | None = Field(default=None, description="defaults to the site's point")
     bearing_deg: float = Field(ge=0, lt=360, description="direction it faces, degrees clockwise from north")
     fov_deg: float = Field(gt=0, le=360, description="horizontal field of view")
@@ -141,7 +142,7 @@ class CameraUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    label: str | None = Field(default=None, min_length=1, max_length=100)
+    label: str | None = Field(default=None, min_length=1, max_length=100, pattern=NO_NUL)
     location: LonLat | None = None
     bearing_deg: float | None = Field(default=None, ge=0, lt=360)
     fov_deg: float | None = Field(default=None, gt=0, le=360)
@@ -177,7 +178,7 @@ class ContactRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     case_number: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9/_.:-]*$")
-    reason: str = Field(min_length=5, max_length=500)
+    reason: str = Field(min_length=5, max_length=500, pattern=NO_NUL)
 
 
 class ContactRead(BaseModel):

@@ -175,16 +175,18 @@ def update_site(session: Session, *, caller: Caller, cipher: ContactCipher, geoc
                 site_id: uuid.UUID, data: s.SiteUpdate) -> Site:
     """Change a site; a moved site may change agency."""
     site = get_site(session, caller=caller, site_id=site_id)
-    if data.kind is not None:
-        site.kind = data.kind
-    if data.address is not None:
-        site.address_enc = cipher.encrypt(data.address)  # type: ignore[assignment]
     # A new pin wins; a new address alone moves the site only when the geocoder can place it.
     moved = (data.location.lon, data.location.lat) if data.location else None
     if moved is None and data.address is not None:
         moved = geocoder.locate(data.address)
-    if moved is not None:
-        site.agency_id = agency_for_point(session, lon=moved[0], lat=moved[1]).id
+    # Resolve the agency first: a refused move must leave the site untouched.
+    agency = agency_for_point(session, lon=moved[0], lat=moved[1]) if moved is not None else None
+    if data.kind is not None:
+        site.kind = data.kind
+    if data.address is not None:
+        site.address_enc = cipher.encrypt(data.address)  # type: ignore[assignment]
+    if moved is not None and agency is not None:
+        site.agency_id = agency.id
         site.location = geo.point(*moved)
     session.commit()
     return site
@@ -239,12 +241,15 @@ def update_camera(session: Session, *, caller: Caller, camera_id: uuid.UUID, dat
     """Change a camera; the ledger follows moves between agencies and CORE changes."""
     camera = get_camera(session, caller=caller, camera_id=camera_id)
     before_agency, before_core = camera.agency_id, camera.core_enabled
-    for key, value in data.model_dump(exclude_unset=True, exclude={"location"}).items():
+    changes = data.model_dump(exclude_unset=True, exclude={"location"})
+    for key, value in changes.items():  # refuse before changing anything, so nothing is half-applied
         if value is None:
             raise InvalidInput(f"{key} cannot be null", field=key)
+    new_agency = agency_for_point(session, lon=data.location.lon, lat=data.location.lat) if data.location else None
+    for key, value in changes.items():
         setattr(camera, key, value)
-    if data.location is not None:
-        camera.agency_id = agency_for_point(session, lon=data.location.lon, lat=data.location.lat).id
+    if data.location is not None and new_agency is not None:
+        camera.agency_id = new_agency.id
         camera.location = geo.point(data.location.lon, data.location.lat)
     if camera.agency_id != before_agency:
         record_camera_change(session, agency_id=before_agency, registered=-1, core=-int(before_core))

@@ -57,7 +57,8 @@ def _months_between(first: str | None, last: str) -> list[str]:
 
 def _per_month(session: Session, action: str) -> dict[uuid.UUID, dict[str, int]]:
     dialect = session.get_bind().dialect.name
-    month = (func.to_char(AuditEvent.recorded_at, "YYYY-MM") if dialect == "postgresql"
+    # UTC months, as program_stats counts them (to_char of a timestamptz would use the session's time zone).
+    month = (func.to_char(func.timezone("UTC", AuditEvent.recorded_at), "YYYY-MM") if dialect == "postgresql"
              else func.strftime("%Y-%m", AuditEvent.recorded_at))
     out: dict[uuid.UUID, dict[str, int]] = defaultdict(dict)
     rows = session.execute(
