@@ -27,8 +27,10 @@ class Role(StrEnum):
     DEVICE = "device"
 
 
-STAFF_ROLES = frozenset({Role.INVESTIGATOR, Role.DISPATCHER, Role.SUPERVISOR, Role.AUDITOR})
-AGENCY_ROLES = STAFF_ROLES | {Role.ADVOCATE, Role.INTEGRATOR}
+# People who work for an agency: they sign in with TOTP and again at least every 12 hours. Advocates are
+# among them because they read and write owners' contact data.
+STAFF_ROLES = frozenset({Role.ADVOCATE, Role.INVESTIGATOR, Role.DISPATCHER, Role.SUPERVISOR, Role.AUDITOR})
+AGENCY_ROLES = STAFF_ROLES | {Role.INTEGRATOR}
 ISSUER = "lookout-registry"
 AUDIENCE = "lookout"
 

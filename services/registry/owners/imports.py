@@ -163,7 +163,7 @@ def import_cameras(session: Session, *, caller: Caller, cipher: ContactCipher, d
             session.add(site)
             session.flush()
             sites[row.key] = site
-        add_camera(session, site=sites[row.key], data=row.camera)
+        add_camera(session, caller=caller, site=sites[row.key], data=row.camera)
     audit.record(session, caller=caller, action="camera.imported", object_type="csv",
                  detail={"rows": len(rows), "sites": len(sites)})
     session.commit()

@@ -13,6 +13,7 @@ from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.registry import geo
 from services.registry.accounts.models import Account, LoginAttempt
 from services.registry.accounts.service import AuthKit
+from services.registry.agencies.models import Agency
 from services.registry.agencies.service import agency_for_point
 from services.registry.audit import service as audit
 from services.registry.context import Caller
@@ -129,6 +130,14 @@ def delete_owner(session: Session, *, caller: Caller, owner_id: uuid.UUID | None
     session.commit()
 
 
+def placed(session: Session, *, caller: Caller | None, lon: float, lat: float) -> Agency:
+    """The agency serving a point; staff registering on an owner's behalf stay inside their own jurisdiction."""
+    agency = agency_for_point(session, lon=lon, lat=lat)
+    if caller is not None and caller.role in MANAGERS and agency.id != caller.principal.agency_id:
+        raise InvalidInput("location is outside your agency's jurisdiction", field="location")
+    return agency
+
+
 def _located(geocoder: Geocoder, address: str, location: s.LonLat | None) -> tuple[float, float]:
     if location is not None:
         return location.lon, location.lat
@@ -145,7 +154,7 @@ def create_site(session: Session, *, caller: Caller, cipher: ContactCipher, geoc
         raise InvalidInput("owner_id is required when registering on an owner's behalf", field="owner_id")
     owner = get_owner(session, caller=caller, owner_id=data.owner_id)
     lon, lat = _located(geocoder, data.address, data.location)
-    agency = agency_for_point(session, lon=lon, lat=lat)
+    agency = placed(session, caller=caller, lon=lon, lat=lat)
     site = Site(owner_id=owner.id, agency_id=agency.id, kind=data.kind, address_enc=cipher.encrypt(data.address),
                 location=geo.point(lon, lat))
     session.add(site)
@@ -167,6 +176,8 @@ def get_site(session: Session, *, caller: Caller, site_id: uuid.UUID) -> Site:
 
 def list_sites(session: Session, *, caller: Caller, owner_id: uuid.UUID | None = None) -> list[Site]:
     """The sites of one owner (the caller, or one the advocate manages)."""
+    if caller.role is not Role.OWNER and owner_id is None:
+        raise InvalidInput("owner_id is required when listing an owner's sites on their behalf", field="owner_id")
     owner = get_owner(session, caller=caller, owner_id=owner_id)
     return list(session.scalars(select(Site).where(Site.owner_id == owner.id).order_by(Site.created_at)))
 
@@ -180,7 +191,7 @@ def update_site(session: Session, *, caller: Caller, cipher: ContactCipher, geoc
     if moved is None and data.address is not None:
         moved = geocoder.locate(data.address)
     # Resolve the agency first: a refused move must leave the site untouched.
-    agency = agency_for_point(session, lon=moved[0], lat=moved[1]) if moved is not None else None
+    agency = placed(session, caller=caller, lon=moved[0], lat=moved[1]) if moved is not None else None
     if data.kind is not None:
         site.kind = data.kind
     if data.address is not None:
@@ -204,15 +215,15 @@ def delete_site(session: Session, *, caller: Caller, site_id: uuid.UUID) -> None
 def create_camera(session: Session, *, caller: Caller, site_id: uuid.UUID, data: s.CameraFields) -> Camera:
     """Add a camera to a site; its point defaults to the site's and decides its agency."""
     site = get_site(session, caller=caller, site_id=site_id)
-    camera = add_camera(session, site=site, data=data)
+    camera = add_camera(session, caller=caller, site=site, data=data)
     session.commit()
     return camera
 
 
-def add_camera(session: Session, *, site: Site, data: s.CameraFields) -> Camera:
+def add_camera(session: Session, *, caller: Caller | None, site: Site, data: s.CameraFields) -> Camera:
     """Add a camera to a site inside the caller's transaction (no commit)."""
     lon, lat = (data.location.lon, data.location.lat) if data.location else geo.lon_lat(site.location)
-    agency = agency_for_point(session, lon=lon, lat=lat)
+    agency = placed(session, caller=caller, lon=lon, lat=lat)
     fields: dict[str, Any] = data.model_dump(exclude={"location"})
     camera = Camera(site_id=site.id, owner_id=site.owner_id, agency_id=agency.id, location=geo.point(lon, lat),
                     **fields)
@@ -245,7 +256,8 @@ def update_camera(session: Session, *, caller: Caller, camera_id: uuid.UUID, dat
     for key, value in changes.items():  # refuse before changing anything, so nothing is half-applied
         if value is None:
             raise InvalidInput(f"{key} cannot be null", field=key)
-    new_agency = agency_for_point(session, lon=data.location.lon, lat=data.location.lat) if data.location else None
+    new_agency = (placed(session, caller=caller, lon=data.location.lon, lat=data.location.lat)
+                  if data.location else None)
     for key, value in changes.items():
         setattr(camera, key, value)
     if data.location is not None and new_agency is not None:

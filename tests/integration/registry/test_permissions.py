@@ -29,7 +29,7 @@ from services.registry.owners.models import Camera, Owner, Site
 from tests import builders as b
 
 ROLES = ("anonymous", "owner", "advocate", "investigator", "dispatcher", "supervisor", "auditor",
-         "integrator:search", "integrator:read", "integrator", "device")
+         "integrator:search", "integrator", "device")
 TOKEN_ROLES = frozenset(ROLES) - {"anonymous"}
 PUBLIC = frozenset(ROLES)
 OWNER = frozenset({"owner"})
