@@ -66,7 +66,9 @@ def build_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Engine
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # No pre-ping: it costs a round trip on every checkout; a connection the server dropped is detected on use,
+    # invalidates the pool, and the next checkout reconnects. Recycling keeps connections from going stale.
+    return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

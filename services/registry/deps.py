@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -33,7 +33,9 @@ class Registry:
     geocoder: Geocoder
 
 
-def get_registry(request: Request) -> Registry:
+# The dependencies below that do no I/O are `async`: FastAPI would run a plain `def` in the threadpool,
+# a thread hop per dependency per request.
+async def get_registry(request: Request) -> Registry:
     """The registry parts of this app."""
     registry: Registry = request.app.state.registry
     return registry
@@ -44,6 +46,7 @@ RegistryDep = Annotated[Registry, Depends(get_registry)]
 
 def get_session(registry: RegistryDep) -> Iterator[Session]:
     """One session per request, closed (and rolled back if uncommitted) afterwards."""
+    # Sync on purpose: closing may roll back over the network, which must not block the event loop.
     with registry.sessions() as session:
         yield session
 
@@ -56,7 +59,7 @@ def source_of(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def get_caller(request: Request, registry: RegistryDep,
+async def get_caller(request: Request, registry: RegistryDep,
                credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Caller:
     """The authenticated caller, or 401."""
     if credentials is None:
@@ -67,10 +70,10 @@ def get_caller(request: Request, registry: RegistryDep,
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
-def roles(*allowed: Role, scope: str | None = None) -> Callable[[Caller], Caller]:
+def roles(*allowed: Role, scope: str | None = None) -> Callable[[Caller], Coroutine[Any, Any, Caller]]:
     """A dependency admitting only these roles (and, for integrators, this scope)."""
 
-    def check(caller: CallerDep) -> Caller:
+    async def check(caller: CallerDep) -> Caller:
         require_role(caller.principal, *allowed, scope=scope)
         return caller
 

@@ -15,7 +15,7 @@ from geoalchemy2.elements import WKBElement
 from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import MultiPolygon, Point, Polygon, mapping, shape
 from shapely.validation import explain_validity
-from sqlalchemy import ColumnElement, cast, func, literal
+from sqlalchemy import ColumnElement, String, bindparam, cast, func
 
 from services.common.errors import InvalidInput
 
@@ -72,35 +72,36 @@ def to_geojson(value: Any) -> dict[str, Any]:
     return dict(mapping(to_shape(value)))
 
 
-def _bind(dialect: str, geom: Any) -> ColumnElement[Any]:
-    wkt = literal(geom.wkt)
+def geometry_param(dialect: str, name: str) -> ColumnElement[Any]:
+    """A 4326 geometry from a WKT bind parameter, given when the statement runs (so statements can be reused)."""
+    wkt = bindparam(name, type_=String())
     if dialect == "postgresql":
         return func.ST_GeomFromText(wkt, SRID)
     return func.GeomFromText(wkt, SRID)
 
 
-def distance_m(dialect: str, column: Any, geom: Any) -> ColumnElement[float]:
-    """Spheroidal distance in metres between a column and a shapely geometry."""
+def distance_m(dialect: str, column: Any, geom: ColumnElement[Any]) -> ColumnElement[float]:
+    """Spheroidal distance in metres between a column and a geometry expression."""
     if dialect == "postgresql":
-        return func.ST_Distance(cast(column, GEOGRAPHY), cast(_bind(dialect, geom), GEOGRAPHY))
-    return func.ST_Distance(column, _bind(dialect, geom), 1)
+        return func.ST_Distance(cast(column, GEOGRAPHY), cast(geom, GEOGRAPHY))
+    return func.ST_Distance(column, geom, 1)
 
 
-def within_m(dialect: str, column: Any, geom: Any, metres: float) -> ColumnElement[bool]:
+def within_m(dialect: str, column: Any, geom: ColumnElement[Any], metres: Any) -> ColumnElement[bool]:
     """True where the column lies within `metres` of the geometry (index-assisted on PostGIS)."""
     if dialect == "postgresql":
-        return func.ST_DWithin(cast(column, GEOGRAPHY), cast(_bind(dialect, geom), GEOGRAPHY), metres)
-    return func.ST_Distance(column, _bind(dialect, geom), 1) <= metres
+        return func.ST_DWithin(cast(column, GEOGRAPHY), cast(geom, GEOGRAPHY), metres)
+    return func.ST_Distance(column, geom, 1) <= metres
 
 
-def intersects(dialect: str, column: Any, geom: Any) -> ColumnElement[bool]:
+def intersects(dialect: str, column: Any, geom: ColumnElement[Any]) -> ColumnElement[bool]:
     """True where the column intersects the geometry."""
     if dialect == "postgresql":
-        return func.ST_Intersects(column, _bind(dialect, geom))  # bare, so the GiST index is used
-    return func.ST_Intersects(column, _bind(dialect, geom)) == 1
+        return func.ST_Intersects(column, geom)  # bare, so the GiST index is used
+    return func.ST_Intersects(column, geom) == 1
 
 
-def closest_point(dialect: str, geom: Any, column: Any) -> tuple[ColumnElement[float], ColumnElement[float]]:
+def closest_point(geom: ColumnElement[Any], column: Any) -> tuple[ColumnElement[float], ColumnElement[float]]:
     """Longitude and latitude of the point of `geom` nearest to the column."""
-    nearest = func.ST_ClosestPoint(_bind(dialect, geom), column)
+    nearest = func.ST_ClosestPoint(geom, column)
     return func.ST_X(nearest), func.ST_Y(nearest)

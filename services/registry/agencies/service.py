@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, Uuid, bindparam, func, or_, select, union
 from sqlalchemy.orm import Session
 
 from services.common.errors import Conflict, InvalidInput, NotFound
@@ -55,20 +55,25 @@ def agency_for_point(session: Session, *, lon: float, lat: float) -> Agency:
     dialect = session.get_bind().dialect.name
     pt = geo.parse_geojson({"type": "Point", "coordinates": [lon, lat]}, field="location", kinds=("Point",))
     agency = session.scalar(
-        select(Agency).where(geo.intersects(dialect, Agency.jurisdiction, pt))
-        .order_by(func.ST_Area(Agency.jurisdiction), Agency.slug).limit(1)
+        select(Agency).where(geo.intersects(dialect, Agency.jurisdiction, geo.geometry_param(dialect, "point")))
+        .order_by(func.ST_Area(Agency.jurisdiction), Agency.slug).limit(1), {"point": pt.wkt}
     )
     if agency is None:
         raise InvalidInput("no participating agency serves this location", field="location")
     return agency
 
 
+def searchable_agencies(agency_id: uuid.UUID | None = None) -> Select[tuple[uuid.UUID]]:
+    """A subquery of an agency plus every agency sharing its cameras with it (`agency_id` may be bound later)."""
+    agency = bindparam("agency_id", agency_id, type_=Uuid())
+    own = select(agency.label("agency_id"))
+    grantors = select(SharingAgreement.grantor_agency_id).where(SharingAgreement.grantee_agency_id == agency)
+    return union(own, grantors)  # type: ignore[return-value]
+
+
 def searchable_agency_ids(session: Session, *, agency_id: uuid.UUID) -> list[uuid.UUID]:
-    """The caller's own agency plus every agency that shares its cameras with it."""
-    grantors = session.scalars(
-        select(SharingAgreement.grantor_agency_id).where(SharingAgreement.grantee_agency_id == agency_id)
-    )
-    return [agency_id, *grantors]
+    """The agencies whose cameras the caller's agency may search, as a list."""
+    return list(session.scalars(searchable_agencies(agency_id)))
 
 
 def create_agreement(session: Session, *, caller: Caller | None, grantor_id: uuid.UUID,

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from shapely.geometry import Point
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from services.common.auth import Role, require_role
 from services.common.errors import InvalidInput
 from services.registry import geo
-from services.registry.agencies.service import searchable_agency_ids
+from services.registry.agencies.service import searchable_agencies
 from services.registry.audit import service as audit
 from services.registry.context import Caller
 from services.registry.database import utcnow
@@ -27,48 +28,54 @@ SEARCH_ROLES = (Role.INVESTIGATOR, Role.SUPERVISOR, Role.INTEGRATOR)
 
 
 @dataclass(frozen=True)
-class _Plan:
-    """The area as SQL: its filter, the distance to sort by, and the point coverage is judged against."""
+class _Area:
+    """A validated area: which statement serves it, its parameters, and the point coverage is judged against."""
 
-    where: Any
-    distance: Any
+    kind: str
+    params: dict[str, Any]
     reference: tuple[float, float] | None
-    closest: tuple[Any, Any] | None = None
 
 
-def _plan(dialect: str, area: Near | Within | Along, limits: SearchSettings) -> _Plan:
+def _area(area: Near | Within | Along, limits: SearchSettings) -> _Area:
     if isinstance(area, Near):
         if area.radius_m > limits.max_radius_m:
             raise InvalidInput(f"radius_m above the cap of {limits.max_radius_m:g} m", field="area.radius_m")
-        centre = Point(area.lon, area.lat)
-        return _Plan(geo.within_m(dialect, Camera.location, centre, area.radius_m),
-                     geo.distance_m(dialect, Camera.location, centre), (area.lon, area.lat))
+        return _Area("near", {"area": Point(area.lon, area.lat).wkt, "metres": area.radius_m}, (area.lon, area.lat))
     if isinstance(area, Within):
         poly = geo.parse_geojson(area.polygon, field="area.polygon", kinds=("Polygon",))
         if geometry.approx_area_km2(poly) > limits.max_polygon_km2:
             raise InvalidInput(f"polygon larger than {limits.max_polygon_km2:g} km²", field="area.polygon")
         centre = poly.centroid
-        return _Plan(geo.intersects(dialect, Camera.location, poly),
-                     geo.distance_m(dialect, Camera.location, centre), (centre.x, centre.y))
+        return _Area("within", {"area": poly.wkt, "centre": centre.wkt}, (centre.x, centre.y))
     line = geo.parse_geojson(area.route, field="area.route", kinds=("LineString",))
     if area.buffer_m > limits.max_buffer_m:
         raise InvalidInput(f"buffer_m above the cap of {limits.max_buffer_m:g} m", field="area.buffer_m")
     if geometry.line_length_m(list(line.coords)) > limits.max_route_km * 1000:
         raise InvalidInput(f"route longer than {limits.max_route_km:g} km", field="area.route")
-    return _Plan(geo.within_m(dialect, Camera.location, line, area.buffer_m),
-                 geo.distance_m(dialect, Camera.location, line), None,
-                 geo.closest_point(dialect, line, Camera.location))
+    return _Area("along", {"area": line.wkt, "metres": area.buffer_m}, None)
 
 
-def _statement(plan: _Plan, agency_ids: list[Any], offset: int, limit: int) -> Select[Any]:
-    extra = [plan.closest[0].label("ref_x"), plan.closest[1].label("ref_y")] if plan.closest else []
+@functools.cache
+def _statement(dialect: str, kind: str) -> Select[Any]:
+    """The search for one kind of area, built once: every value is a bind parameter."""
+    area, camera = geo.geometry_param(dialect, "area"), Camera.__table__.c
+    extra: list[Any] = []
+    if kind == "within":
+        where = geo.intersects(dialect, camera.location, area)
+        distance = geo.distance_m(dialect, camera.location, geo.geometry_param(dialect, "centre"))
+    else:
+        where = geo.within_m(dialect, camera.location, area, bindparam("metres"))
+        distance = geo.distance_m(dialect, camera.location, area)
+    if kind == "along":  # coverage is judged against the route's point nearest each camera
+        x, y = geo.closest_point(area, camera.location)
+        extra = [x.label("ref_x"), y.label("ref_y")]
     return (
-        select(Camera.id, Camera.agency_id, Camera.label, func.ST_X(Camera.location).label("x"),
-               func.ST_Y(Camera.location).label("y"), Camera.bearing_deg, Camera.fov_deg, Camera.range_m,
-               Camera.indoor, Camera.retention_days, Camera.sharing_mode, Camera.core_enabled,
-               plan.distance.label("distance_m"), *extra)
-        .where(Camera.agency_id.in_(agency_ids), plan.where)
-        .order_by(plan.distance, Camera.id).offset(offset).limit(limit)
+        select(camera.id, camera.agency_id, camera.label, func.ST_X(camera.location).label("x"),
+               func.ST_Y(camera.location).label("y"), camera.bearing_deg, camera.fov_deg, camera.range_m,
+               camera.indoor, camera.retention_days, camera.sharing_mode, camera.core_enabled,
+               distance.label("distance_m"), *extra)
+        .where(camera.agency_id.in_(searchable_agencies()), where)
+        .order_by(distance, camera.id).offset(bindparam("offset")).limit(bindparam("limit"))
     )
 
 
@@ -100,12 +107,15 @@ def search_cameras(session: Session, *, caller: Caller, request: SearchRequest,
     page_size = request.page_size or limits.default_page_size
     if page_size > limits.max_page_size:
         raise InvalidInput(f"page_size above the cap of {limits.max_page_size}", field="page_size")
-    plan = _plan(session.get_bind().dialect.name, request.area, limits)
+    area = _area(request.area, limits)
     reference = ((request.incident_point.lon, request.incident_point.lat) if request.incident_point
-                 else plan.reference)
+                 else area.reference)
     assert caller.principal.agency_id is not None  # every search role belongs to an agency
-    agencies = searchable_agency_ids(session, agency_id=caller.principal.agency_id)
-    rows = session.execute(_statement(plan, agencies, (request.page - 1) * page_size, page_size + 1)).all()
+    # One round trip: the agencies sharing with the caller are a subquery of the search itself.
+    params = {**area.params, "agency_id": caller.principal.agency_id, "offset": (request.page - 1) * page_size,
+              "limit": page_size + 1}
+    statement = _statement(session.get_bind().dialect.name, area.kind)
+    rows = session.connection().execute(statement, params).all()
     items = [_hit(r, reference, age_days) for r in rows[:page_size]]
     audit.record(session, caller=caller, action="camera.search", object_type="area", case_number=request.case_number,
                  detail={"area": request.area.type, "results": len(items), "page": request.page})

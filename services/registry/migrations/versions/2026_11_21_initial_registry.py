@@ -163,6 +163,14 @@ def _create_audit_table(postgres: bool) -> None:
     )
     for cols in (["agency_id", "recorded_at"], ["subject_owner_id", "recorded_at"], ["action", "recorded_at"]):
         op.create_index(f"ix_audit_event_{'_'.join(cols)}", "audit_event", cols)
+    head = op.create_table(
+        "audit_head",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=False),
+        sa.Column("prev_hash", sa.String(64), nullable=False),
+        sa.Column("hash", sa.String(64), nullable=False),
+        sa.CheckConstraint("id = 1", name="single_row"),
+    )
+    op.bulk_insert(head, [{"id": 1, "prev_hash": "0" * 64, "hash": "0" * 64}])
     trigger = (
         """
         CREATE FUNCTION audit_event_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -196,7 +204,7 @@ def _postgres_extras() -> None:
 
 
 def downgrade() -> None:
-    for table in ("audit_event", "camera_ledger", "camera", "site", "owner", "login_attempt", "account",
+    for table in ("audit_head", "audit_event", "camera_ledger", "camera", "site", "owner", "login_attempt", "account",
                   "sharing_agreement", "agency"):
         op.drop_table(table)
     if op.get_bind().dialect.name == "postgresql":
