@@ -16,7 +16,9 @@ DEMO_ENV := REGISTRY_DATABASE_URL=sqlite:///$(DEMO)/registry.db REGISTRY_SIGNING
 	REGISTRY_DATA_KEY_FILE=$(DEMO)/data-key REGISTRY_PUBLIC_URL=http://$(HOST):$(PORT)
 PYTEST_ARGS ?=
 
-.PHONY: run test lint typecheck unit integration bench-registry totp system-run system-test venv clean help
+PROTO_SRC := proto/lookout/v1/lookout.proto
+
+.PHONY: proto run test lint typecheck unit integration bench-registry totp system-run system-test venv clean help
 
 help:
 	@echo "make run             start the demo (SQLite + SpatiaLite) on http://$(HOST):$(PORT)"
@@ -60,6 +62,9 @@ run: system-run venv
 	@echo "  JWKS for other services:     http://$(HOST):$(PORT)/.well-known/jwks.json"
 	@echo
 	@$(DEMO_ENV) $(BIN)/uvicorn --factory services.registry.app:create_app --host $(HOST) --port $(PORT)
+
+proto: venv
+	$(BIN)/python -m grpc_tools.protoc -I proto --python_out=proto --pyi_out=proto $(PROTO_SRC)
 
 totp: venv
 	@$(DEMO_ENV) $(BIN)/lookout demo totp $(USER)
