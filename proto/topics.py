@@ -63,6 +63,11 @@ def registry_camera(camera_id: str) -> str:
     return f"{PREFIX}/registry/cameras/{check_id(camera_id, 'camera_id')}"
 
 
+def registry_site(site_id: str) -> str:
+    """A site changed in the registry (created, moved, deleted)."""
+    return f"{PREFIX}/registry/sites/{check_id(site_id, 'site_id')}"
+
+
 def registry_device(device_id: str) -> str:
     """A CORE box changed in the registry (enrolled, moved, revoked)."""
     return f"{PREFIX}/registry/devices/{check_id(device_id, 'device_id')}"
@@ -84,6 +89,7 @@ class Topic:
     agency_id: str | None = None
     alert_id: str | None = None
     camera_id: str | None = None
+    site_id: str | None = None
 
 
 def parse(topic: str) -> Topic:
@@ -115,6 +121,8 @@ def _parse_rest(rest: list[str]) -> Topic:
         return Topic("alert", agency_id=check_id(rest[1]), alert_id=check_id(rest[2]))
     elif head == "registry" and len(rest) == 3 and rest[1] == "cameras":
         return Topic("camera", camera_id=check_id(rest[2]))
+    elif head == "registry" and len(rest) == 3 and rest[1] == "sites":
+        return Topic("site", site_id=check_id(rest[2]))
     elif head == "registry" and len(rest) == 3 and rest[1] == "devices":
         return Topic("device", device_id=check_id(rest[2]))
     raise TopicError("unknown topic")

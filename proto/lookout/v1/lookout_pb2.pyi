@@ -308,3 +308,23 @@ class DeviceChanged(_message.Message):
     version: int
     changed_at: _timestamp_pb2.Timestamp
     def __init__(self, device_id: _Optional[str] = ..., site_id: _Optional[str] = ..., agency_id: _Optional[str] = ..., lon: _Optional[float] = ..., lat: _Optional[float] = ..., camera_ids: _Optional[_Iterable[str]] = ..., revoked: _Optional[bool] = ..., version: _Optional[int] = ..., changed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class SiteChanged(_message.Message):
+    __slots__ = ("site_id", "owner_id", "agency_id", "lon", "lat", "deleted", "version", "changed_at")
+    SITE_ID_FIELD_NUMBER: _ClassVar[int]
+    OWNER_ID_FIELD_NUMBER: _ClassVar[int]
+    AGENCY_ID_FIELD_NUMBER: _ClassVar[int]
+    LON_FIELD_NUMBER: _ClassVar[int]
+    LAT_FIELD_NUMBER: _ClassVar[int]
+    DELETED_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_AT_FIELD_NUMBER: _ClassVar[int]
+    site_id: str
+    owner_id: str
+    agency_id: str
+    lon: float
+    lat: float
+    deleted: bool
+    version: int
+    changed_at: _timestamp_pb2.Timestamp
+    def __init__(self, site_id: _Optional[str] = ..., owner_id: _Optional[str] = ..., agency_id: _Optional[str] = ..., lon: _Optional[float] = ..., lat: _Optional[float] = ..., deleted: _Optional[bool] = ..., version: _Optional[int] = ..., changed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

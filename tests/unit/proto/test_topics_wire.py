@@ -24,6 +24,7 @@ def test_builders_and_parser_agree() -> None:
         topics.alert("agency-1", "alert-1"): topics.Topic("alert", agency_id="agency-1", alert_id="alert-1"),
         topics.registry_camera("cam-1"): topics.Topic("camera", camera_id="cam-1"),
         topics.registry_device(DEVICE): topics.Topic("device", device_id=DEVICE),
+        topics.registry_site("site-1"): topics.Topic("site", site_id="site-1"),
     }
     for topic, parsed in cases.items():
         assert topic.startswith("lookout/v1/")

@@ -1,0 +1,1 @@
+"""CORE devices: enrolment codes, device identities and their broker accounts."""
