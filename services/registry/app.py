@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 
 from fastapi import FastAPI
 from sqlalchemy import text
@@ -21,7 +21,11 @@ from services.registry.agencies import api as agencies_api
 from services.registry.audit import api as audit_api
 from services.registry.crypto import load_cipher
 from services.registry.deps import Registry
+from services.registry.devices import api as devices_api
+from services.registry.devices.broker import BrokerAccounts, NoBrokerAccounts
 from services.registry.geocoding import build_geocoder
+from services.registry.outbox import api as outbox_api
+from services.registry.outbox.relay import OutboxRelay
 from services.registry.owners import api as owners_api
 from services.registry.search import api as search_api
 from services.registry.settings import RegistrySettings
@@ -33,6 +37,17 @@ contact views with a case number; the hash-chained audit log; the token issuer f
 Every error has the shape `{"error": {"code", "message", "field"}}`."""
 
 
+def build_broker_accounts(settings: RegistrySettings) -> BrokerAccounts:
+    """Where device MQTT accounts are kept: nowhere (embedded broker) or Mosquitto's dynamic security."""
+    broker, mqtt = settings.broker, settings.mqtt
+    if broker.accounts == "mosquitto":
+        from services.registry.devices.mosquitto import MosquittoAccounts  # only Mosquitto deployments need it
+
+        return MosquittoAccounts(mqtt.host or broker.host, mqtt.port, broker.admin_username, broker.admin_password,
+                                 ca_file=mqtt.tls_ca)
+    return NoBrokerAccounts()
+
+
 def build_registry(settings: RegistrySettings) -> Registry:
     """The database engine, keys, cipher, token issuer and geocoder the app shares."""
     sec = settings.security
@@ -42,7 +57,8 @@ def build_registry(settings: RegistrySettings) -> Registry:
     ph = hasher(sec)
     kit = AuthKit(cipher=load_cipher(sec), hasher=ph, issuer=issuer, settings=sec, dummy_hash=ph.hash("unknown"))
     return Registry(settings=settings, engine=engine, sessions=session_factory(engine), kit=kit,
-                    verifier=issuer.verifier(), geocoder=build_geocoder(settings.geocoder))
+                    verifier=issuer.verifier(), geocoder=build_geocoder(settings.geocoder),
+                    broker=build_broker_accounts(settings))
 
 
 def create_app(settings: RegistrySettings | None = None, *, registry: Registry | None = None) -> FastAPI:
@@ -52,7 +68,9 @@ def create_app(settings: RegistrySettings | None = None, *, registry: Registry |
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
+        relay = OutboxRelay(registry.engine, registry.settings.mqtt) if registry.settings.mqtt.host else None
+        async with relay.running() if relay else nullcontext():
+            yield
         registry.engine.dispose()
 
     app = FastAPI(title="Lookout registry", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
@@ -65,6 +83,6 @@ def create_app(settings: RegistrySettings | None = None, *, registry: Registry |
             conn.execute(text("SELECT 1"))
 
     app.include_router(health_router(ready))
-    for module in (accounts_api, agencies_api, owners_api, search_api, audit_api, stats_api):
+    for module in (accounts_api, agencies_api, owners_api, devices_api, outbox_api, search_api, audit_api, stats_api):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from pathlib import Path
@@ -34,8 +35,9 @@ account_app = typer.Typer(help="Staff accounts and API clients.", no_args_is_hel
 agreement_app = typer.Typer(help="Sharing agreements between agencies.", no_args_is_help=True)
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 demo_app = typer.Typer(help="The demo data of `make run`.", no_args_is_help=True)
+outbox_app = typer.Typer(help="The registry's event outbox.", no_args_is_help=True)
 for sub, name in ((db_app, "db"), (agency_app, "agency"), (account_app, "account"), (agreement_app, "agreement"),
-                  (audit_app, "audit"), (demo_app, "demo")):
+                  (audit_app, "audit"), (demo_app, "demo"), (outbox_app, "outbox")):
     app.add_typer(sub, name=name)
 
 
@@ -169,6 +171,18 @@ def demo_totp(username: str) -> None:
             typer.echo(f"error: '{username}' has no TOTP secret", err=True)
             raise typer.Exit(2)
         typer.echo(pyotp.TOTP(secret).now())
+
+
+@outbox_app.command("relay")
+def outbox_relay() -> None:
+    """Publish pending registry events to the broker (REGISTRY_MQTT_*) until SIGINT or SIGTERM."""
+    from services.registry.outbox.relay import OutboxRelay
+
+    registry = _registry()
+    if not registry.settings.mqtt.host:
+        typer.echo("error: set REGISTRY_MQTT_HOST (and _PORT, _USERNAME, _PASSWORD, _TLS_CA)", err=True)
+        raise typer.Exit(2)
+    asyncio.run(OutboxRelay(registry.engine, registry.settings.mqtt).run_until_signalled())
 
 
 def main() -> None:

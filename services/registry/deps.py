@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -15,6 +15,7 @@ from services.common.auth import Role, TokenVerifier, require_role
 from services.common.errors import Unauthenticated
 from services.registry.accounts.service import AuthKit
 from services.registry.context import Caller
+from services.registry.devices.broker import BrokerAccounts, NoBrokerAccounts
 from services.registry.geocoding import Geocoder
 from services.registry.settings import RegistrySettings
 
@@ -31,6 +32,7 @@ class Registry:
     kit: AuthKit
     verifier: TokenVerifier
     geocoder: Geocoder
+    broker: BrokerAccounts = field(default_factory=NoBrokerAccounts)
 
 
 # The dependencies below that do no I/O are `async`: FastAPI would run a plain `def` in the threadpool,

@@ -4,10 +4,12 @@ from services.registry.accounts.models import Account, LoginAttempt
 from services.registry.agencies.models import Agency, SharingAgreement
 from services.registry.audit.models import AuditEvent, AuditHead
 from services.registry.database import Base
+from services.registry.devices.models import Device, EnrolmentAttempt, EnrolmentCode
+from services.registry.outbox.models import OutboxEvent
 from services.registry.owners.models import Camera, Owner, Site
 from services.registry.stats.models import CameraLedger
 
 __all__ = [
-    "Account", "Agency", "AuditEvent", "AuditHead", "Base", "Camera", "CameraLedger", "LoginAttempt", "Owner",
-    "SharingAgreement", "Site",
+    "Account", "Agency", "AuditEvent", "AuditHead", "Base", "Camera", "CameraLedger", "Device", "EnrolmentAttempt",
+    "EnrolmentCode", "LoginAttempt", "OutboxEvent", "Owner", "SharingAgreement", "Site",
 ]

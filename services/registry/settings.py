@@ -74,6 +74,45 @@ class ImportSettings(LookoutSettings):
     max_rows: int = 5000
 
 
+class BrokerSettings(LookoutSettings):
+    """The broker CORE devices connect to (told to them at enrolment) and where their accounts live."""
+
+    model_config = SettingsConfigDict(env_prefix="REGISTRY_BROKER_")
+
+    host: str = "127.0.0.1"
+    port: int = 8883
+    tls: bool = True
+    accounts: Literal["none", "mosquitto"] = "none"
+    # Mosquitto's dynamic-security admin, reached over the registry's own connection (REGISTRY_MQTT_*).
+    admin_username: str = "admin"
+    admin_password: str = ""
+
+
+class DeviceSettings(LookoutSettings):
+    """Enrolment codes of CORE devices and the limit on wrong codes."""
+
+    model_config = SettingsConfigDict(env_prefix="REGISTRY_ENROLMENT_")
+
+    code_ttl_s: int = 24 * 3600
+    failures_per_window: int = 10
+    window_s: int = 15 * 60
+
+
+class MqttSettings(LookoutSettings):
+    """The registry's own MQTT connection, used by the outbox relay (off when no host is set)."""
+
+    model_config = SettingsConfigDict(env_prefix="REGISTRY_MQTT_")
+
+    host: str | None = None
+    port: int = 1883
+    username: str | None = None
+    password: str | None = None
+    tls_ca: str | None = None
+    batch_size: int = 100
+    poll_interval_s: float = 0.5
+    max_backoff_s: float = 30.0
+
+
 class RegistrySettings(LookoutSettings):
     """All registry settings together."""
 
@@ -84,4 +123,7 @@ class RegistrySettings(LookoutSettings):
     search: SearchSettings = Field(default_factory=SearchSettings)
     geocoder: GeocoderSettings = Field(default_factory=GeocoderSettings)
     imports: ImportSettings = Field(default_factory=ImportSettings)
+    broker: BrokerSettings = Field(default_factory=BrokerSettings)
+    devices: DeviceSettings = Field(default_factory=DeviceSettings)
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)
     public_url: str = "http://127.0.0.1:8000"

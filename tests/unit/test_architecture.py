@@ -19,8 +19,9 @@ def test_import_contracts_hold() -> None:
 
 def test_importing_an_app_builds_nothing() -> None:
     # A fresh interpreter importing the app module must open no database and create no key file.
-    code = ("import os, services.registry.app, services.registry.cli; "
-            "print(os.path.exists('var/registry.db'), os.path.exists('var/registry-signing-key.pem'))")
+    code = ("import os, services.registry.app, services.registry.cli, services.alerts.app; "
+            "print(os.path.exists('var/registry.db'), os.path.exists('var/registry-signing-key.pem'), "
+            "os.path.exists('var/alerts.db'))")
     result = subprocess.run([sys.executable, "-c", code], cwd="/tmp", capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "False False"
+    assert result.stdout.strip() == "False False False"

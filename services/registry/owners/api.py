@@ -58,14 +58,14 @@ def update_me(body: s.OwnerUpdate, caller: OwnerCaller, session: SessionDep, reg
 
 
 @router.delete("/v1/owners/me", status_code=204, summary="Delete your account and everything personal")
-def delete_me(caller: OwnerCaller, session: SessionDep) -> Response:
-    service.delete_owner(session, caller=caller)
+def delete_me(caller: OwnerCaller, session: SessionDep, registry: RegistryDep) -> Response:
+    service.delete_owner(session, caller=caller, broker=registry.broker)
     return Response(status_code=204)
 
 
 @router.delete("/v1/owners/{owner_id}", status_code=204, summary="Delete an owner you manage, at their request")
-def delete_owner(owner_id: uuid.UUID, caller: ManagerCaller, session: SessionDep) -> Response:
-    service.delete_owner(session, caller=caller, owner_id=owner_id)
+def delete_owner(owner_id: uuid.UUID, caller: ManagerCaller, session: SessionDep, registry: RegistryDep) -> Response:
+    service.delete_owner(session, caller=caller, broker=registry.broker, owner_id=owner_id)
     return Response(status_code=204)
 
 
@@ -97,8 +97,8 @@ def update_site(site_id: uuid.UUID, body: s.SiteUpdate, caller: SiteCaller, sess
 
 
 @router.delete("/v1/sites/{site_id}", status_code=204, tags=["sites"], summary="Remove a site and its cameras")
-def delete_site(site_id: uuid.UUID, caller: SiteCaller, session: SessionDep) -> Response:
-    service.delete_site(session, caller=caller, site_id=site_id)
+def delete_site(site_id: uuid.UUID, caller: SiteCaller, session: SessionDep, registry: RegistryDep) -> Response:
+    service.delete_site(session, caller=caller, broker=registry.broker, site_id=site_id)
     return Response(status_code=204)
 
 

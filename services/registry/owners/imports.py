@@ -18,6 +18,7 @@ from services.registry.agencies.service import agency_for_point
 from services.registry.audit import service as audit
 from services.registry.context import Caller
 from services.registry.crypto import ContactCipher
+from services.registry.outbox.events import site_changed
 from services.registry.owners import schemas as s
 from services.registry.owners.models import Owner, Site
 from services.registry.owners.service import add_camera
@@ -161,7 +162,7 @@ def import_cameras(session: Session, *, caller: Caller, cipher: ContactCipher, d
                         address_enc=cipher.encrypt(row.site.address),
                         location=geo.point(row.site.location.lon, row.site.location.lat))
             session.add(site)
-            session.flush()
+            site_changed(session, site)
             sites[row.key] = site
         add_camera(session, caller=caller, site=sites[row.key], data=row.camera)
     audit.record(session, caller=caller, action="camera.imported", object_type="csv",

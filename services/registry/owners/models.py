@@ -73,5 +73,9 @@ class Camera(Base):
     indoor: Mapped[bool] = mapped_column(default=False)
     sharing_mode: Mapped[str] = mapped_column(String(20))
     core_enabled: Mapped[bool] = mapped_column(default=False)
+    # The CORE box serving this camera (set at enrolment, cleared on revocation). No foreign key: SQLite cannot
+    # add one to an existing table without copying it, which SpatiaLite's geometry registration does not survive;
+    # a box's row only goes with its site or owner, and their cameras go with them.
+    device_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

@@ -18,7 +18,10 @@ from services.registry.agencies.service import agency_for_point
 from services.registry.audit import service as audit
 from services.registry.context import Caller
 from services.registry.crypto import ContactCipher
+from services.registry.devices import links as devices
+from services.registry.devices.broker import BrokerAccounts
 from services.registry.geocoding import Geocoder
+from services.registry.outbox import events
 from services.registry.owners import schemas as s
 from services.registry.owners.models import Camera, Owner, Site
 from services.registry.stats.service import record_camera_change
@@ -112,11 +115,17 @@ def update_owner(session: Session, *, caller: Caller, cipher: ContactCipher, own
     return owner
 
 
-def delete_owner(session: Session, *, caller: Caller, owner_id: uuid.UUID | None = None) -> None:
-    """Delete the owner and everything personal: cameras, sites, contact data, login and its traces."""
+def delete_owner(session: Session, *, caller: Caller, broker: BrokerAccounts,
+                 owner_id: uuid.UUID | None = None) -> None:
+    """Delete the owner and everything personal: cameras, sites, devices, contact data, login and its traces."""
     owner = get_owner(session, caller=caller, owner_id=owner_id)
+    sites = list(session.scalars(select(Site).where(Site.owner_id == owner.id)))
+    devices.release_sites(session, caller=caller, broker=broker, sites=sites)
     for camera in session.scalars(select(Camera).where(Camera.owner_id == owner.id)):
         record_camera_change(session, agency_id=camera.agency_id, registered=-1, core=-int(camera.core_enabled))
+        events.camera_changed(session, camera, deleted=True)
+    for site in sites:
+        events.site_changed(session, site, deleted=True)
     account = session.get(Account, owner.account_id) if owner.account_id else None
     session.execute(delete(Camera).where(Camera.owner_id == owner.id))
     session.execute(delete(Site).where(Site.owner_id == owner.id))
@@ -158,6 +167,7 @@ def create_site(session: Session, *, caller: Caller, cipher: ContactCipher, geoc
     site = Site(owner_id=owner.id, agency_id=agency.id, kind=data.kind, address_enc=cipher.encrypt(data.address),
                 location=geo.point(lon, lat))
     session.add(site)
+    events.site_changed(session, site)
     session.commit()
     return site
 
@@ -199,15 +209,19 @@ def update_site(session: Session, *, caller: Caller, cipher: ContactCipher, geoc
     if moved is not None and agency is not None:
         site.agency_id = agency.id
         site.location = geo.point(*moved)
+    events.site_changed(session, site)
+    devices.site_moved(session, site)
     session.commit()
     return site
 
 
-def delete_site(session: Session, *, caller: Caller, site_id: uuid.UUID) -> None:
-    """Remove a site and its cameras."""
+def delete_site(session: Session, *, caller: Caller, broker: BrokerAccounts, site_id: uuid.UUID) -> None:
+    """Remove a site, its cameras and its devices."""
     site = get_site(session, caller=caller, site_id=site_id)
+    devices.release_sites(session, caller=caller, broker=broker, sites=[site])
     for camera in session.scalars(select(Camera).where(Camera.site_id == site.id)):
         _remove_camera(session, camera)
+    events.site_changed(session, site, deleted=True)
     session.delete(site)
     session.commit()
 
@@ -228,8 +242,10 @@ def add_camera(session: Session, *, caller: Caller | None, site: Site, data: s.C
     camera = Camera(site_id=site.id, owner_id=site.owner_id, agency_id=agency.id, location=geo.point(lon, lat),
                     **fields)
     session.add(camera)
+    devices.serve_camera(session, camera)
     session.flush()
     record_camera_change(session, agency_id=agency.id, registered=1, core=int(camera.core_enabled))
+    events.camera_changed(session, camera)
     return camera
 
 
@@ -269,12 +285,15 @@ def update_camera(session: Session, *, caller: Caller, camera_id: uuid.UUID, dat
     elif camera.core_enabled != before_core:
         record_camera_change(session, agency_id=camera.agency_id, registered=0,
                              core=1 if camera.core_enabled else -1)
+    devices.serve_camera(session, camera)
+    events.camera_changed(session, camera)
     session.commit()
     return camera
 
 
 def _remove_camera(session: Session, camera: Camera) -> None:
     record_camera_change(session, agency_id=camera.agency_id, registered=-1, core=-int(camera.core_enabled))
+    events.camera_changed(session, camera, deleted=True)
     session.delete(camera)
 
 

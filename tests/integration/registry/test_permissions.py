@@ -25,6 +25,9 @@ from services.registry.agencies.models import Agency, SharingAgreement
 from services.registry.app import create_app
 from services.registry.audit.models import AuditEvent
 from services.registry.deps import Registry
+from services.registry.devices.models import Device
+from services.registry.devices.schemas import EnrolRequest
+from services.registry.devices.service import create_code, enrol
 from services.registry.owners.models import Camera, Owner, Site
 from tests import builders as b
 
@@ -81,6 +84,24 @@ class World:
         self.db.commit()
         return agreement
 
+    @cached_property
+    def enrolment_code(self) -> str:
+        """A fresh one-time code for the site (the credential of POST /v1/devices/enroll)."""
+        self.made.add("enrolment_code")
+        return create_code(self.db, caller=self.owner.caller(self.registry), cipher=self.registry.kit.cipher,
+                           settings=self.registry.settings.devices, site_id=self.site.id).code
+
+    @cached_property
+    def device(self) -> Device:
+        """A box enrolled at the site (the target of read and revoke)."""
+        self.made.add("device")
+        enrolled = enrol(self.db, cipher=self.registry.kit.cipher, broker=self.registry.broker,
+                         broker_settings=self.registry.settings.broker, settings=self.registry.settings.devices,
+                         data=EnrolRequest(code=self.enrolment_code, firmware="test"), source="test")
+        device = self.db.get(Device, enrolled.device_id)
+        assert device is not None
+        return device
+
     def count(self, model: type[Any]) -> int:
         return self.db.scalar(select(func.count()).select_from(model)) or 0
 
@@ -134,7 +155,8 @@ class Case:
     def url(self, w: World) -> str:
         """The route with the world's ids filled in (creating the objects it names)."""
         ids = {"account_id": lambda: w.locked.id, "agreement_id": lambda: w.agreement.id,
-               "owner_id": lambda: w.owner.owner_id, "site_id": lambda: w.site.id, "camera_id": lambda: w.camera.id}
+               "owner_id": lambda: w.owner.owner_id, "site_id": lambda: w.site.id, "camera_id": lambda: w.camera.id,
+               "device_id": lambda: w.device.id, "kind": lambda: "cameras"}
         return self.route.format(**{k: f() for k, f in ids.items() if f"{{{k}}}" in self.route})
 
     def setup(self, w: World) -> None:
@@ -205,6 +227,11 @@ def _imported(w: World, body: Any) -> None:
 
 def _found(w: World, body: Any) -> None:
     assert [h["camera_id"] for h in body["items"]] == [str(w.camera.id)]
+
+
+def _revoked(w: World) -> None:
+    device = w.db.get(Device, w.device.id)
+    assert device is not None and device.revoked_at is not None
 
 
 def _is(key: str, value: Callable[[World], Any]) -> Callable[[World, Any], None]:
@@ -286,6 +313,16 @@ CASES = [
     Case("POST", "/v1/owners/signup", PUBLIC, ok=201, mutates=True,
          body=lambda w: {"email": f"new-{w.agency.slug}@example.org", "password": b.PASSWORD, "name": "New Owner"},
          effect=_is("has_login", lambda w: True)),
+    Case("POST", "/v1/sites/{site_id}/enrolment-codes", SITE, ok=201, mutates=True,
+         effect=_is("site_id", lambda w: str(w.site.id))),
+    Case("POST", "/v1/devices/enroll", PUBLIC, ok=201, mutates=True,
+         body=lambda w: {"code": w.enrolment_code, "firmware": "lookout-core 1.0.0"},
+         effect=_is("site_id", lambda w: str(w.site.id))),
+    Case("GET", "/v1/devices", SITE, prepare=lambda w: w.device, effect=_contains(lambda w: w.device.id)),
+    Case("GET", "/v1/devices/{device_id}", SITE, effect=_is("id", lambda w: str(w.device.id))),
+    Case("DELETE", "/v1/devices/{device_id}", OWNER | SUPERVISOR, ok=204, mutates=True,
+         effect=lambda w, body: _revoked(w)),
+    Case("GET", "/v1/sync/{kind}", frozenset(), effect=lambda w, body: None),  # integrators with registry:sync only
     Case("GET", "/healthz", PUBLIC, effect=_is("status", lambda w: "ok")),
     Case("GET", "/readyz", PUBLIC, effect=_is("status", lambda w: "ok")),
     Case("GET", "/metrics", PUBLIC),
