@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import aiomqtt
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 
 from edge_core import FIRMWARE
 from edge_core.backoff import Backoff
@@ -25,7 +23,7 @@ from proto.lookout.v1 import lookout_pb2 as pb
 from proto.wire import encode, timestamp
 
 log = logging.getLogger(__name__)
-SESSION_EXPIRY_S = 7 * 24 * 3600  # commands queued while the box is offline wait this long at the broker
+# Commands queued while the box is offline wait at the broker for persistent_client_expiration (deploy/mosquitto).
 KEEPALIVE_S = 30
 
 
@@ -65,14 +63,16 @@ class Link:
         self.connected = asyncio.Event()
 
     def client(self) -> aiomqtt.Client:
-        """An MQTT 5 client: id = username = device id, no clean start, session expiry, retained last will."""
+        """An MQTT 3.1.1 client: id = username = device id, persistent session, retained last will.
+
+        3.1.1 rather than 5: Mosquitto 2.0 restores 3.1.1 persistent sessions after a restart but not MQTT 5
+        ones (measured in tests/integration/broker), and the embedded demo broker speaks 3.1.1 only.
+        """
         s = self.settings
-        props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = SESSION_EXPIRY_S
         will = aiomqtt.Will(topics.device_status(s.device_id), self.status_payload(online=False), qos=1, retain=True)
         tls = ssl.create_default_context(cafile=s.ca_file) if s.tls else None
         return aiomqtt.Client(s.host, s.port, username=s.username, password=s.password, identifier=s.device_id,
-                              protocol=aiomqtt.ProtocolVersion.V5, clean_start=False, properties=props, will=will,
+                              protocol=aiomqtt.ProtocolVersion.V311, clean_session=False, will=will,
                               keepalive=KEEPALIVE_S, tls_context=tls, max_queued_incoming_messages=100)
 
     def status_payload(self, *, online: bool, pending: int = 0) -> bytes:
