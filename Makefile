@@ -18,7 +18,7 @@ PYTEST_ARGS ?=
 
 PROTO_SRC := proto/lookout/v1/lookout.proto
 
-.PHONY: proto run test lint typecheck unit integration bench-registry totp system-run system-test venv clean help
+.PHONY: proto run panic watch-alerts test lint typecheck unit integration bench-registry totp system-run system-test venv clean help
 
 help:
 	@echo "make run             start the demo (SQLite + SpatiaLite) on http://$(HOST):$(PORT)"
@@ -46,35 +46,29 @@ system-test:
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[dev,demo]'
 	@touch $(STAMP)
 
 venv: $(STAMP)
 
 run: system-run venv
-	@mkdir -p $(DEMO)
-	@$(DEMO_ENV) $(BIN)/lookout db upgrade
-	@$(DEMO_ENV) $(BIN)/lookout demo seed
-	@echo
-	@echo "Lookout registry demo: http://$(HOST):$(PORT)"
-	@echo "  API documentation (OpenAPI): http://$(HOST):$(PORT)/docs"
-	@echo "  public transparency report:  http://$(HOST):$(PORT)/v1/transparency"
-	@echo "  JWKS for other services:     http://$(HOST):$(PORT)/.well-known/jwks.json"
-	@echo
-	@$(DEMO_ENV) $(BIN)/uvicorn --factory services.registry.app:create_app --host $(HOST) --port $(PORT)
+	@$(BIN)/python -m demo
 
-proto: venv
-	$(BIN)/python -m grpc_tools.protoc -I proto --python_out=proto --pyi_out=proto $(PROTO_SRC)
+panic: venv
+	@$(BIN)/python -m demo panic
+
+watch-alerts: venv
+	@$(BIN)/python -m demo watch
 
 totp: venv
 	@$(DEMO_ENV) $(BIN)/lookout demo totp $(USER)
 
 lint: venv
-	$(BIN)/ruff check services edge_core proto tests
+	$(BIN)/ruff check services edge_core proto demo tests
 	$(BIN)/lint-imports
 
 typecheck: venv
-	$(BIN)/mypy services edge_core proto
+	$(BIN)/mypy services edge_core proto demo
 
 test: system-test venv lint typecheck
 	$(BIN)/pytest $(PYTEST_ARGS)

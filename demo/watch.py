@@ -1,0 +1,35 @@
+"""`python -m demo watch`: sign in as the demo dispatcher and print the live alert feed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from demo import config
+
+
+def _totp(username: str) -> str:
+    env = {**os.environ, **config.environment()}
+    lookout = Path(sys.executable).parent / "lookout"
+    return subprocess.run([str(lookout), "demo", "totp", username], env=env, check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def watch(username: str = "dispatch.clermont") -> None:
+    """Print every alert change of the dispatcher's agency as it happens."""
+    login = httpx.post(f"{config.registry_url()}/v1/auth/login",
+                       json={"username": username, "password": config.PASSWORD, "totp": _totp(username)})
+    token = login.raise_for_status().json()["access_token"]
+    print(f"signed in as {username}; waiting for alerts (Ctrl-C stops)", flush=True)
+    headers = {"Authorization": f"Bearer {token}", "Accept": "text/event-stream"}
+    with httpx.stream("GET", f"{config.alerts_url()}/v1/alerts/stream", headers=headers,
+                      timeout=httpx.Timeout(10.0, read=None)) as response:  # the feed stays open
+        response.raise_for_status()
+        for line in response.iter_lines():
+            if line.startswith("data:"):
+                print(json.dumps(json.loads(line[5:]), indent=2), flush=True)
