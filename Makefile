@@ -18,12 +18,13 @@ PYTEST_ARGS ?=
 
 PROTO_SRC := proto/lookout/v1/lookout.proto
 
-.PHONY: proto run panic watch-alerts test lint typecheck unit integration bench-registry totp system-run system-test venv clean help
+.PHONY: proto run panic watch-alerts test lint typecheck unit integration bench-registry bench-alerts totp system-run system-test venv clean help
 
 help:
 	@echo "make run             start the demo (SQLite + SpatiaLite) on http://$(HOST):$(PORT)"
 	@echo "make test            install what is missing, lint, type-check and run the whole suite"
 	@echo "make bench-registry  search benchmark on PostGIS (CAMERAS=1000000 QUERIES=2000)"
+	@echo "make bench-alerts    press-to-dashboard latency (SLOW=60 presses at 1/s, FAST=2000 at 100/s)"
 	@echo "make totp USER=name  current TOTP code of a demo staff account"
 
 # Install distribution packages that are missing (needs root; otherwise says what to install).
@@ -83,6 +84,11 @@ CAMERAS ?= 1000000
 QUERIES ?= 2000
 bench-registry: system-test venv
 	$(BIN)/python -m tests.bench.registry_search --cameras $(CAMERAS) --queries $(QUERIES)
+
+SLOW ?= 60
+FAST ?= 2000
+bench-alerts: system-test venv
+	$(BIN)/python -m tests.bench.panic_latency --slow $(SLOW) --fast $(FAST)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -21,7 +21,10 @@ def lock_feed(session: Session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK_KEY})
 
 
-def read_feed(session: Session, agency_id: str, after: int, limit: int = 200) -> list[AlertFeed]:
+FEED_PAGE = 200  # entries per read
+
+
+def read_feed(session: Session, agency_id: str, after: int, limit: int = FEED_PAGE) -> list[AlertFeed]:
     """Feed entries of one agency after `after`, oldest first."""
     stmt = (select(AlertFeed).where(AlertFeed.agency_id == agency_id, AlertFeed.seq > after)
             .order_by(AlertFeed.seq).limit(limit))
@@ -45,9 +48,14 @@ class FeedSignal:
         if event is not None:
             event.set()
 
-    async def wait(self, timeout: float) -> None:
-        """Return when notified or after `timeout` seconds (other replicas' writes are found by polling)."""
+    def arm(self) -> asyncio.Event:
+        """The event the next `notify` sets: take it before reading the feed, so a commit during the read wakes you."""
         if self._event is None:
             self._event = asyncio.Event()
+        return self._event
+
+    async def wait(self, timeout: float, armed: asyncio.Event | None = None) -> None:
+        """Return when notified (since `armed` was taken) or after `timeout` s (other replicas' writes: polling)."""
+        event = armed or self.arm()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._event.wait(), timeout)
+            await asyncio.wait_for(event.wait(), timeout)

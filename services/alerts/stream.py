@@ -12,7 +12,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from services.alerts.deps import AlertsDep, StaffCaller
-from services.alerts.feed import last_seq, read_feed
+from services.alerts.feed import FEED_PAGE, last_seq, read_feed
 from services.alerts.models import AlertFeed
 from services.alerts.service import AlertService
 
@@ -49,16 +49,17 @@ async def stream(request: Request, staff: StaffCaller, alerts: AlertsDep,
         yield "retry: 2000\n\n"
         # A stream outlives no access token: past the limit it ends and the client reconnects with a fresh one.
         while time.monotonic() - began < rules.sse_max_s and not await request.is_disconnected():
+            armed = service.signal.arm()  # before the read: a commit during it still wakes the wait below
             entries = await asyncio.to_thread(_read, service, agency, seen)
             for entry in entries:
                 seen = entry.seq
                 yield sse_frame(entry)
-            if entries:
+            if len(entries) >= FEED_PAGE:  # a full page: more may be waiting
                 continue
             if time.monotonic() - beat >= rules.sse_heartbeat_s:
                 beat = time.monotonic()
                 yield ": keep-alive\n\n"
-            await service.signal.wait(rules.feed_poll_s)
+            await service.signal.wait(rules.feed_poll_s, armed)
 
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
