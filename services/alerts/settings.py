@@ -25,8 +25,10 @@ class AlertsMqttSettings(MqttSettings):
     model_config = SettingsConfigDict(env_prefix="ALERTS_MQTT_")
 
     enabled: bool = True
-    # MQTT 5 shared-subscription group for panic events; empty = plain subscription (the embedded demo broker).
-    shared_group: str = "alerts"
+    # Panic events: empty = a plain subscription, kept in the persistent session across broker restarts. A group
+    # name = a shared subscription `$share/{group}/...` for several replicas; Mosquitto 2.0 does not restore shared
+    # subscriptions after a restart, so panics sent before the replicas resubscribe are lost (tests/integration/faults).
+    shared_group: str = ""
 
 
 class AuthSettings(LookoutSettings):

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable
 
 import aiomqtt
+import pytest
 from sqlalchemy import func, select
 
 from proto import topics, wire
@@ -18,7 +19,9 @@ from tests.integration.alerts.test_consumer import Listener, count_alerts
 from tests.support.mosquitto import Mosquitto
 
 
-def test_two_replicas_split_events_without_duplicates(broker: Mosquitto, make_alerts: Callable[..., Alerts]) -> None:
+def test_two_replicas_split_events_without_duplicates(broker: Mosquitto, make_alerts: Callable[..., Alerts],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALERTS_MQTT_SHARED_GROUP", "alerts")  # replicas opt in to sharing the panic subscription
     one, two = make_alerts(broker.port, client_id="alerts-a"), make_alerts(broker.port, client_id="alerts-b")
     world = World()
     seed(one, world)
