@@ -87,8 +87,8 @@ class AlertService:
 
     async def announce(self, outcome: Outcome) -> None:
         """Publish what an opening decided, then mark the alert announced; raises if the broker is away."""
-        for out in outcome.outgoing:
-            await self.publisher.publish(out.topic, out.payload, qos=1)
+        # Together: each QoS 1 publish waits for its PUBACK, and their order carries no meaning.
+        await asyncio.gather(*(self.publisher.publish(out.topic, out.payload, qos=1) for out in outcome.outgoing))
         if outcome.outgoing:
             await asyncio.to_thread(self._mark_announced, outcome.alert.id)
 

@@ -53,6 +53,17 @@ def test_two_replicas_split_events_without_duplicates(broker: Mosquitto, make_al
         assert session.scalar(select(func.count()).select_from(AlertFeed).where(AlertFeed.kind == "opened")) == 30
 
 
+def sessions(listener: Listener) -> set[str]:
+    """Distinct stream sessions commanded so far."""
+    return {command.stream_start.session_id for _, command in listener.commands()}
+
+
+def announced(alerts: Alerts) -> bool:
+    """True once the (only) alert is marked announced."""
+    with alerts.service.sessions() as session:
+        return session.scalar(select(Alert.announced_at)) is not None
+
+
 def test_unannounced_alert_is_announced_on_redelivery(broker: Mosquitto, make_alerts: Callable[..., Alerts]) -> None:
     alerts = make_alerts(broker.port, client_id=f"alerts-{uuid.uuid4().hex[:6]}")
     world = World()
@@ -80,8 +91,11 @@ def test_unannounced_alert_is_announced_on_redelivery(broker: Mosquitto, make_al
             await asyncio.sleep(0.2)
             await device.publish(topics.device_panic(world.device), wire.encode(event), qos=1)
             # the first attempt committed the alert but could not announce it: unacknowledged, so it came back
-            await until(lambda: len(listener.commands()) == len(world.live) and listener.alert_events())
+            # (publishes go out together, so some may have left before the failure and leave again: same sessions)
+            await until(lambda: len(sessions(listener)) == len(world.live) and bool(listener.alert_events())
+                        and announced(alerts))
             task.cancel()
+            assert {c.stream_start.camera_id for _, c in listener.commands()} == set(world.live)
         assert alerts.mqtt.connections >= 2
         assert count_alerts(alerts) == 1
 
