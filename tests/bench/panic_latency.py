@@ -312,8 +312,6 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--warmup", type=int, default=20, help="presses before measuring (not reported)")
     ap.add_argument("--settle", type=float, default=60.0, help="seconds to wait for stragglers after a run")
     ap.add_argument("--feed-poll-s", type=float, default=None, help="override ALERTS_FEED_POLL_S (default 0.3)")
-    ap.add_argument("--tcp-nodelay", action="store_true",
-                    help="what-if: append `set_tcp_nodelay true` to the production broker config")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder (logs) and print its path")
     args = ap.parse_args(argv)
     folder = Path(tempfile.mkdtemp(prefix="lookout-bench-alerts-"))
@@ -322,8 +320,6 @@ def main(argv: list[str] | None = None) -> None:
     watcher: MqttClient | None = None
     try:
         cluster.start()
-        if args.tcp_nodelay:
-            broker.config_file.write_text(broker.config_file.read_text() + "set_tcp_nodelay true\n")
         broker.start()
         log(f"PostGIS on port {cluster.port}, production Mosquitto on port {broker.port}")
         db_url = cluster.create_database("alerts_bench")
@@ -392,7 +388,7 @@ def main(argv: list[str] | None = None) -> None:
             "broker_rtt_n": len(floor),
             "lost": len(set(everything) - set(seen)), "duplicated": sum(seen[e] - 1 for e in everything if seen[e]),
             "alerts_in_db": alerts_in_db, "presses_total": len(everything), "devices": len(devices),
-            "broker_tcp_nodelay": args.tcp_nodelay,
+            "broker_tcp_nodelay": "set_tcp_nodelay true" in broker.config_file.read_text(),
             "feed_poll_s": args.feed_poll_s if args.feed_poll_s is not None else 0.3,
             "target_p99_ms_at_100": 50, "cores": os.cpu_count(),
         }), flush=True)
