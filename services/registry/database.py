@@ -3,38 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
 from geoalchemy2 import Geometry
-from sqlalchemy import DateTime, TypeDecorator
-from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
 
-from services.common.db import new_metadata
+from services.common.db import UTCDateTime, new_metadata, utcnow
 
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC datetimes on both backends (SQLite stores them naive)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def utcnow() -> datetime:
-    """Now, in UTC, to the microsecond."""
-    return datetime.now(UTC)
+__all__ = ["Base", "UTCDateTime", "multipolygon_column", "new_id", "point_column", "utcnow"]
 
 
 def new_id() -> uuid.UUID:
