@@ -25,6 +25,10 @@ help:
 	@echo "make test            install what is missing, lint, type-check and run the whole suite"
 	@echo "make bench-registry  search benchmark on PostGIS (CAMERAS=1000000 QUERIES=2000)"
 	@echo "make bench-alerts    press-to-dashboard latency (SLOW=60 presses at 1/s, FAST=2000 at 100/s)"
+	@echo "make panic           press the demo CORE box's panic button (while make run runs)"
+	@echo "make watch-alerts    follow the demo dispatcher's live alert feed"
+	@echo "make bench-alerts    press-to-dashboard latency benchmark"
+	@echo "make proto           regenerate proto/ code after changing the .proto"
 	@echo "make totp USER=name  current TOTP code of a demo staff account"
 
 # Install distribution packages that are missing (needs root; otherwise says what to install).
