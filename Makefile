@@ -27,7 +27,6 @@ help:
 	@echo "make bench-alerts    press-to-dashboard latency (SLOW=60 presses at 1/s, FAST=2000 at 100/s)"
 	@echo "make panic           press the demo CORE box's panic button (while make run runs)"
 	@echo "make watch-alerts    follow the demo dispatcher's live alert feed"
-	@echo "make bench-alerts    press-to-dashboard latency benchmark"
 	@echo "make proto           regenerate proto/ code after changing the .proto"
 	@echo "make totp USER=name  current TOTP code of a demo staff account"
 
