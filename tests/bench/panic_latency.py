@@ -39,6 +39,7 @@ from services.common.auth import Role
 from services.registry.accounts.tokens import TokenIssuer
 from tests.support.mosquitto import MqttClient, ProductionBroker
 from tests.support.pgcluster import PgCluster, free_port
+from tests.support.processes import stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -105,7 +106,7 @@ class Device:
 
     def stop(self) -> None:
         """SIGTERM the agent (SIGKILL if it hangs) and close the outbox."""
-        stop_proc(self.proc)
+        stop_process(self.proc)
         if self.outbox is not None:
             self.outbox.close()
 
@@ -158,18 +159,6 @@ def start_alerts(db_url: str, broker: ProductionBroker, jwks: dict[str, object],
 
     wait_for(ready, 60, "the alerts service to be ready (database and broker)")
     return proc, base
-
-
-def stop_proc(proc: subprocess.Popen[bytes] | None) -> None:
-    """Stop a process we started (SIGTERM, then SIGKILL)."""
-    if proc is None or proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
 
 
 class Dashboard:
@@ -395,7 +384,7 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         if dash is not None:
             dash.closing = True
-        stop_proc(proc)
+        stop_process(proc)
         for device in devices:
             device.stop()
         if watcher is not None:

@@ -39,6 +39,7 @@ from services.registry.search.schemas import Near, SearchRequest
 from services.registry.search.service import search_cameras
 from services.registry.settings import DatabaseSettings, RegistrySettings, SecuritySettings
 from tests.support.pgcluster import PgCluster, free_port
+from tests.support.processes import stop_process
 
 RADIUS_M = 300.0
 PAGE = 50  # the service's default page size; it fetches one more row to know whether there is a next page
@@ -265,18 +266,6 @@ def start_api(registry: Registry, folder: Path, workers: int) -> tuple[subproces
     raise TimeoutError("uvicorn did not become healthy within 60 s")
 
 
-def stop_api(proc: subprocess.Popen[bytes] | None) -> None:
-    """Stop the uvicorn process we started (its workers follow it)."""
-    if proc is None or proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
-
-
 def api_caller(client: httpx.Client) -> Callable[[Query], list[Any]]:
     """One sequential GET per query over a keep-alive connection."""
     def call(q: Query) -> list[Any]:
@@ -361,7 +350,7 @@ def main(argv: list[str] | None = None) -> None:
             "seed_s": round(seed_s, 1), "cores": os.cpu_count(),
         }), flush=True)
     finally:
-        stop_api(proc)
+        stop_process(proc)
         if registry is not None:
             registry.engine.dispose()
         cluster.stop()
