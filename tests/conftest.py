@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -95,7 +94,3 @@ def client(registry: Registry, db: Session) -> Iterator[TestClient]:
     app.dependency_overrides[get_session] = lambda: db
     yield TestClient(app, raise_server_exceptions=True)
 
-
-@pytest.fixture(autouse=True, scope="session")
-def _no_proxy_for_loopback() -> None:
-    os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from sqlalchemy import text
 
 from services.alerts import api, stream
 from services.alerts.consumer import Consumer, build_mqtt
@@ -17,7 +16,7 @@ from services.alerts.deps import Alerts
 from services.alerts.service import AlertService, Publisher
 from services.alerts.settings import AlertsSettings, AuthSettings
 from services.common.auth import TokenVerifier
-from services.common.db import build_engine, session_factory
+from services.common.db import build_engine, ping, session_factory
 from services.common.errors import ERROR_RESPONSES, install_error_handlers
 from services.common.health import health_router
 from services.common.logs import configure_logging
@@ -81,8 +80,7 @@ def create_app(settings: AlertsSettings | None = None, *, alerts: Alerts | None 
     install_metrics(app, service="alerts")
 
     def ready() -> None:
-        with alerts.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+        ping(alerts.engine)
         if alerts.mqtt is not None and not alerts.mqtt.connected:
             raise ConnectionError("no broker connection")
 

@@ -6,17 +6,15 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.common.mqtt import MqttSettings
-from services.common.settings import LookoutSettings
+from services.common.settings import DatabaseSettingsBase, LookoutSettings
 
 
-class DatabaseSettings(LookoutSettings):
+class DatabaseSettings(DatabaseSettingsBase):
     """Where alerts live: SQLite + SpatiaLite by default, PostGIS in production."""
 
     model_config = SettingsConfigDict(env_prefix="ALERTS_DATABASE_")
 
     url: str = "sqlite:///var/alerts.db"
-    pool_size: int = 10
-    echo: bool = False
 
 
 class AlertsMqttSettings(MqttSettings):

@@ -30,7 +30,6 @@ class Role(StrEnum):
 # People who work for an agency: they sign in with TOTP and again at least every 12 hours. Advocates are
 # among them because they read and write owners' contact data.
 STAFF_ROLES = frozenset({Role.ADVOCATE, Role.INVESTIGATOR, Role.DISPATCHER, Role.SUPERVISOR, Role.AUDITOR})
-AGENCY_ROLES = STAFF_ROLES | {Role.INTEGRATOR}
 ISSUER = "lookout-registry"
 AUDIENCE = "lookout"
 
@@ -114,16 +113,6 @@ def principal_from_claims(claims: dict[str, Any], *, staff_session_max_s: int) -
     if role in STAFF_ROLES and time.time() - principal.auth_time > staff_session_max_s:
         raise Unauthenticated("staff must sign in again (12 hour limit)", code="reauthentication_required")
     return principal
-
-
-def bearer_token(authorization: str | None) -> str:
-    """Extract the token from an `Authorization: Bearer ...` header."""
-    if not authorization:
-        raise Unauthenticated("missing bearer token", code="missing_token")
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthenticated("expected 'Authorization: Bearer <token>'", code="missing_token")
-    return token.strip()
 
 
 def require_role(principal: Principal, *roles: Role, scope: str | None = None) -> Principal:

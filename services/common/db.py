@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, create_engine, event
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 # Explicit constraint names, so migrations are the same on both backends and readable in errors.
 NAMING_CONVENTION = {
@@ -49,12 +48,6 @@ def utcnow() -> datetime:
 def new_metadata() -> MetaData:
     """A MetaData with the project's constraint naming convention."""
     return MetaData(naming_convention=NAMING_CONVENTION)
-
-
-class Base(DeclarativeBase):
-    """Declarative base for services that keep one metadata; a service may define its own."""
-
-    metadata = new_metadata()
 
 
 def is_sqlite(url: str) -> bool:
@@ -97,12 +90,12 @@ def build_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Engine
     return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
 
 
+def ping(engine: Engine) -> None:
+    """Raise unless the database answers (the readiness check of every service)."""
+    with engine.connect() as conn:
+        conn.exec_driver_sql("SELECT 1")
+
+
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     """A session factory that keeps loaded objects usable after commit."""
     return sessionmaker(bind=engine, expire_on_commit=False)
-
-
-def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """Yield one session per unit of work and always close it (rolls back what was not committed)."""
-    with factory() as session:
-        yield session

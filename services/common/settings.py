@@ -11,6 +11,14 @@ class LookoutSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", env_file=None)
 
 
+class DatabaseSettingsBase(LookoutSettings):
+    """Where a service keeps its tables; each service subclasses it with its prefix and default file."""
+
+    url: str
+    pool_size: int = 10
+    echo: bool = False
+
+
 class LoggingSettings(LookoutSettings):
     """How a service logs (JSON lines by default, for log shippers)."""
 

@@ -6,9 +6,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, nullcontext
 
 from fastapi import FastAPI
-from sqlalchemy import text
 
-from services.common.db import build_engine, session_factory
+from services.common.db import build_engine, ping, session_factory
 from services.common.errors import ERROR_RESPONSES, install_error_handlers
 from services.common.health import health_router
 from services.common.logs import configure_logging
@@ -78,11 +77,7 @@ def create_app(settings: RegistrySettings | None = None, *, registry: Registry |
     install_error_handlers(app)
     install_metrics(app, service="registry")
 
-    def ready() -> None:
-        with registry.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-
-    app.include_router(health_router(ready))
+    app.include_router(health_router(lambda: ping(registry.engine)))
     for module in (accounts_api, agencies_api, owners_api, devices_api, outbox_api, search_api, audit_api, stats_api):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     return app

@@ -13,7 +13,7 @@ import shapely
 from geoalchemy2 import Geography
 from geoalchemy2.elements import WKBElement
 from geoalchemy2.shape import from_shape, to_shape
-from shapely.geometry import MultiPolygon, Point, Polygon, mapping, shape
+from shapely.geometry import MultiPolygon, Point, Polygon, shape
 from shapely.validation import explain_validity
 from sqlalchemy import ColumnElement, String, bindparam, cast, func
 
@@ -65,11 +65,6 @@ def lon_lat(value: Any) -> tuple[float, float]:
     p = to_shape(value)
     assert isinstance(p, Point)
     return float(p.x), float(p.y)
-
-
-def to_geojson(value: Any) -> dict[str, Any]:
-    """GeoJSON of a geometry read from the database."""
-    return dict(mapping(to_shape(value)))
 
 
 def geometry_param(dialect: str, name: str) -> ColumnElement[Any]:

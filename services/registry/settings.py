@@ -7,17 +7,15 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from services.common.settings import LookoutSettings
+from services.common.settings import DatabaseSettingsBase, LookoutSettings
 
 
-class DatabaseSettings(LookoutSettings):
+class DatabaseSettings(DatabaseSettingsBase):
     """Where the registry keeps its tables: SQLite + SpatiaLite by default, PostGIS in production."""
 
     model_config = SettingsConfigDict(env_prefix="REGISTRY_DATABASE_")
 
     url: str = "sqlite:///var/registry.db"
-    pool_size: int = 10
-    echo: bool = False
 
 
 class SecuritySettings(LookoutSettings):

@@ -22,7 +22,6 @@ from services.common.auth import (
     Principal,
     Role,
     TokenVerifier,
-    bearer_token,
     principal_from_claims,
     require_role,
 )
@@ -210,19 +209,6 @@ def test_missing_auth_time_counts_as_ancient_for_staff(issuer: TokenIssuer, veri
 
 
 # --- bearer header, roles ----------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("header,token", [("Bearer abc.def.ghi", "abc.def.ghi"), ("bearer  tok ", "tok"),
-                                          ("BEARER x", "x")])
-def test_bearer_token_parsing(header: str, token: str) -> None:
-    assert bearer_token(header) == token
-
-
-@pytest.mark.parametrize("header", [None, "", "Bearer", "Bearer   ", "Basic dXNlcjpwYXNz", "Token abc", "abc"])
-def test_bearer_token_refused(header: str | None) -> None:
-    with pytest.raises(Unauthenticated) as info:
-        bearer_token(header)
-    assert info.value.code == "missing_token"
 
 
 def principal(role: Role, scopes: set[str] | None = None) -> Principal:
