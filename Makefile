@@ -93,5 +93,8 @@ FAST ?= 2000
 bench-alerts: system-test venv
 	$(BIN)/python -m tests.bench.panic_latency --slow $(SLOW) --fast $(FAST)
 
+proto: venv
+	$(BIN)/python -m grpc_tools.protoc -I proto --python_out=proto --pyi_out=proto $(PROTO_SRC)
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

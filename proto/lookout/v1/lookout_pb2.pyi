@@ -80,20 +80,22 @@ class CameraStatus(_message.Message):
     def __init__(self, camera_id: _Optional[str] = ..., reachable: _Optional[bool] = ..., codec: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., last_frame_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[str] = ...) -> None: ...
 
 class DeviceStatus(_message.Message):
-    __slots__ = ("device_id", "online", "firmware", "cameras", "reported_at", "pending_events")
+    __slots__ = ("device_id", "online", "firmware", "cameras", "reported_at", "pending_events", "live_session_ids")
     DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
     ONLINE_FIELD_NUMBER: _ClassVar[int]
     FIRMWARE_FIELD_NUMBER: _ClassVar[int]
     CAMERAS_FIELD_NUMBER: _ClassVar[int]
     REPORTED_AT_FIELD_NUMBER: _ClassVar[int]
     PENDING_EVENTS_FIELD_NUMBER: _ClassVar[int]
+    LIVE_SESSION_IDS_FIELD_NUMBER: _ClassVar[int]
     device_id: str
     online: bool
     firmware: str
     cameras: _containers.RepeatedCompositeFieldContainer[CameraStatus]
     reported_at: _timestamp_pb2.Timestamp
     pending_events: int
-    def __init__(self, device_id: _Optional[str] = ..., online: _Optional[bool] = ..., firmware: _Optional[str] = ..., cameras: _Optional[_Iterable[_Union[CameraStatus, _Mapping]]] = ..., reported_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., pending_events: _Optional[int] = ...) -> None: ...
+    live_session_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, device_id: _Optional[str] = ..., online: _Optional[bool] = ..., firmware: _Optional[str] = ..., cameras: _Optional[_Iterable[_Union[CameraStatus, _Mapping]]] = ..., reported_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., pending_events: _Optional[int] = ..., live_session_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class IceServer(_message.Message):
     __slots__ = ("urls", "username", "credential")
