@@ -18,6 +18,10 @@ SignalKind = Literal["offer", "answer", "candidate"]
 PANIC_FILTER = f"{PREFIX}/devices/+/events/panic"
 STATUS_FILTER = f"{PREFIX}/devices/+/status"
 REGISTRY_FILTER = f"{PREFIX}/registry/#"
+COMMANDS_FILTER = f"{PREFIX}/devices/+/commands"
+OFFER_FILTER = f"{PREFIX}/devices/+/webrtc/+/offer"
+ALERTS_FILTER = f"{PREFIX}/alerts/#"
+CAMERAS_FILTER = f"{PREFIX}/registry/cameras/+"
 
 
 class TopicError(ValueError):

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from services.common.auth import Role
+from services.registry.accounts.tokens import TokenIssuer
 from services.registry.app import build_registry, create_app
 from services.registry.deps import Registry, get_session
 from services.registry.migrate import upgrade
@@ -94,3 +99,20 @@ def client(registry: Registry, db: Session) -> Iterator[TestClient]:
     app.dependency_overrides[get_session] = lambda: db
     yield TestClient(app, raise_server_exceptions=True)
 
+
+
+@pytest.fixture(scope="session")
+def issuer() -> TokenIssuer:
+    """Signs real registry tokens for the tests."""
+    return TokenIssuer(Ed25519PrivateKey.generate(), access_ttl_s=900, staff_session_max_s=12 * 3600)
+
+
+@pytest.fixture(scope="session")
+def token(issuer: TokenIssuer) -> Callable[..., str]:
+    """Mint an access token: token(role, agency=..., owner=...)."""
+
+    def mint(role: Role, *, agency: str | None = None, owner: str | None = None) -> str:
+        claims = {"sub": str(uuid.uuid4()), "role": str(role), "agency": agency, "owner": owner, "scope": ""}
+        return issuer.issue(claims, auth_time=int(time.time()), session_max_s=12 * 3600).access_token
+
+    return mint

@@ -54,11 +54,12 @@ def device_acls(device_id: str) -> list[Acl]:
 
 _ALL = f"{PREFIX}/devices/+"
 _SERVICE_RIGHTS: dict[str, tuple[list[str], list[str]]] = {  # service: (publishes, reads)
-    "registry": ([f"{PREFIX}/registry/#"], [f"{_ALL}/status"]),
+    "registry": ([f"{PREFIX}/registry/#", f"{_ALL}/commands"], [f"{_ALL}/status"]),
     "alerts": ([f"{PREFIX}/alerts/#", f"{_ALL}/commands"],
                [f"{_ALL}/events/panic", f"{_ALL}/status", f"{PREFIX}/registry/#"]),
     "streams": ([f"{_ALL}/commands", f"{_ALL}/webrtc/+/answer", f"{_ALL}/webrtc/+/candidate"],
-                [f"{_ALL}/webrtc/+/offer", f"{_ALL}/webrtc/+/candidate", f"{_ALL}/status", f"{PREFIX}/alerts/#",
+                [f"{_ALL}/commands", f"{_ALL}/webrtc/+/offer", f"{_ALL}/webrtc/+/candidate", f"{_ALL}/status",
+                 f"{PREFIX}/alerts/#",
                  f"{PREFIX}/registry/#"]),
 }
 

@@ -14,7 +14,6 @@ from typing import Any
 
 import aiomqtt
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from proto import topics, wire
 from proto.lookout.v1 import lookout_pb2 as pb
@@ -22,7 +21,6 @@ from services.alerts.app import build_alerts
 from services.alerts.deps import Alerts
 from services.alerts.migrate import upgrade
 from services.alerts.settings import AlertsMqttSettings, AlertsSettings, AuthSettings, DatabaseSettings
-from services.common.auth import Role
 from services.registry.accounts.tokens import TokenIssuer
 from tests.support.mosquitto import Mosquitto
 from tests.support.pgcluster import PgCluster
@@ -38,23 +36,6 @@ class Recorder:
 
     async def publish(self, topic: str, payload: bytes, *, qos: int = 1) -> None:
         self.sent.append((topic, payload))
-
-
-@pytest.fixture(scope="session")
-def issuer() -> TokenIssuer:
-    """Signs real registry tokens for the tests."""
-    return TokenIssuer(Ed25519PrivateKey.generate(), access_ttl_s=900, staff_session_max_s=12 * 3600)
-
-
-@pytest.fixture(scope="session")
-def token(issuer: TokenIssuer) -> Callable[..., str]:
-    """Mint an access token: token(role, agency=..., owner=...)."""
-
-    def mint(role: Role, *, agency: str | None = None, owner: str | None = None) -> str:
-        claims = {"sub": str(uuid.uuid4()), "role": str(role), "agency": agency, "owner": owner, "scope": ""}
-        return issuer.issue(claims, auth_time=int(time.time()), session_max_s=12 * 3600).access_token
-
-    return mint
 
 
 @pytest.fixture
