@@ -34,7 +34,20 @@ def camera_changed(session: Session, camera: Camera, *, deleted: bool = False) -
         device_id="" if deleted else _id(camera.device_id), sharing_mode=sharing_mode(camera.sharing_mode),
         core_enabled=camera.core_enabled, lon=lon, lat=lat, label=camera.label, deleted=deleted,
         changed_at=wire.timestamp(utcnow()))
-    return emit(session, topic=topics.registry_camera(str(camera.id)), message=message)
+    version = emit(session, topic=topics.registry_camera(str(camera.id)), message=message)
+    if camera.device_id is not None:
+        policy_update(session, camera, deleted=deleted)
+    return version
+
+
+def policy_update(session: Session, camera: Camera, *, deleted: bool = False) -> int:
+    """Tell the camera's box its new sharing mode; the box enforces it (it is the owner's last gate)."""
+    mode = "registry_only" if deleted or not camera.core_enabled else camera.sharing_mode
+    update = pb.PolicyUpdate(camera_id=str(camera.id), sharing_mode=sharing_mode(mode))
+    command = pb.DeviceCommand(command_id=f"policy-{camera.id}-{uuid.uuid4().hex[:8]}",
+                               issued_at=wire.timestamp(utcnow()), policy_update=update)
+    return emit(session, topic=topics.device_commands(str(camera.device_id)), message=command,
+                versioned=command.policy_update)
 
 
 def site_changed(session: Session, site: Site, *, deleted: bool = False) -> int:

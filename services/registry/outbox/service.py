@@ -25,13 +25,16 @@ def _table() -> Table:
     return cast(Table, OutboxEvent.__table__)
 
 
-def emit(session: Session, *, topic: str, message: Message) -> int:
-    """Append `message` for `topic` to the outbox in the caller's transaction; its version is the row id."""
+def emit(session: Session, *, topic: str, message: Message, versioned: Message | None = None) -> int:
+    """Append `message` for `topic` to the outbox in the caller's transaction; its version is the row id.
+
+    The version goes into `versioned` (a part of `message`) when given, else into `message` itself.
+    """
     table = _table()
     # The row goes in first (Core, past the unit of work) so its id can be the version inside the payload.
     event_id = int(session.execute(insert(table).values(topic=topic, payload=b"", created_at=utcnow())
                                    .returning(table.c.id)).scalar_one())
-    cast(Versioned, message).version = event_id
+    cast(Versioned, message if versioned is None else versioned).version = event_id
     session.execute(update(table).where(table.c.id == event_id).values(payload=wire.encode(message)))
     return event_id
 

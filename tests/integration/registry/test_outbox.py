@@ -29,7 +29,8 @@ from tests import builders as b
 from tests.integration.registry.test_devices import RecordingBroker
 from tests.support.mosquitto import Mosquitto
 
-KINDS: dict[str, type[Message]] = {"camera": pb.CameraChanged, "site": pb.SiteChanged, "device": pb.DeviceChanged}
+KINDS: dict[str, type[Message]] = {"camera": pb.CameraChanged, "site": pb.SiteChanged, "device": pb.DeviceChanged,
+                                   "commands": pb.DeviceCommand}
 
 
 def events(db: Session, after: int = 0) -> list[tuple[str, Any]]:
@@ -39,9 +40,14 @@ def events(db: Session, after: int = 0) -> list[tuple[str, Any]]:
     for row in db.scalars(select(OutboxEvent).where(OutboxEvent.id > after).order_by(OutboxEvent.id)):
         kind = topics.parse(row.topic).kind
         message = wire.decode(KINDS[kind], row.payload)
-        assert message.version == row.id and row.published_at is None  # type: ignore[attr-defined]
+        versioned = message.policy_update if kind == "commands" else message  # type: ignore[attr-defined]
+        assert versioned.version == row.id and row.published_at is None
         out.append((kind, message))
     return out
+
+
+def cam_mode(camera: Any) -> int:
+    return int(pb.SharingMode.Value(f"SHARING_MODE_{camera.sharing_mode.upper()}"))
 
 
 def last_id(db: Session) -> int:
@@ -117,14 +123,37 @@ def test_enrolment_and_revocation_write_device_and_camera_events(client: TestCli
     mark = last_id(db)
     device_id = client.post("/v1/devices/enroll", json={"code": code, "firmware": "f"}).json()["device_id"]
     enrolled = events(db, mark)
-    assert [k for k, _ in enrolled] == ["camera", "device"]
+    assert [k for k, _ in enrolled] == ["camera", "commands", "device"]
     assert enrolled[0][1].device_id == device_id
-    device = enrolled[1][1]
+    policy = enrolled[1][1].policy_update  # the box learns its camera's sharing mode from the registry
+    assert (policy.camera_id, policy.sharing_mode) == (str(cam.id), cam_mode(cam))
+    device = enrolled[2][1]
     assert (device.site_id, list(device.camera_ids), device.revoked) == (str(site.id), [str(cam.id)], False)
     mark = last_id(db)
     assert client.delete(f"/v1/devices/{device_id}", headers=owner.headers).status_code == 204
     revoked = events(db, mark)
     assert [(k, m.revoked, list(m.camera_ids)) for k, m in revoked] == [("device", True, [])]
+
+
+def test_a_mode_change_of_a_served_camera_tells_its_box(client: TestClient, db: Session, registry: Registry,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(registry, "broker", RecordingBroker())
+    b.make_agency(db, bounds=b.WEST)
+    owner = b.make_owner(db, registry)
+    site = b.make_site(db, registry, owner)
+    cam = b.make_camera(db, registry, owner, site, core=True, mode="live_on_alert")
+    code = client.post(f"/v1/sites/{site.id}/enrolment-codes", headers=owner.headers).json()["code"]
+    device_id = client.post("/v1/devices/enroll", json={"code": code, "firmware": "f"}).json()["device_id"]
+    mark = last_id(db)
+    assert client.patch(f"/v1/cameras/{cam.id}", headers=owner.headers,
+                        json={"sharing_mode": "registry_only"}).status_code == 200
+    changed = events(db, mark)
+    assert [k for k, _ in changed] == ["camera", "commands"]
+    command = changed[1][1]
+    assert topics.device_commands(device_id) in [r.topic for r in db.scalars(select(OutboxEvent)
+                                                                             .where(OutboxEvent.id > mark))]
+    assert command.policy_update.sharing_mode == pb.SHARING_MODE_REGISTRY_ONLY
+    assert command.policy_update.version > changed[0][1].version
 
 
 def test_refused_changes_write_no_event(client: TestClient, db: Session, registry: Registry,
