@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from proto import topics, wire
 from proto.lookout.v1 import lookout_pb2 as pb
 from services.alerts.models import Alert, CameraCopy, Status
+from services.alerts.settings import AlertRules
 from services.alerts.validation import TRIGGER_KINDS
 
 # Stream sessions are named from (alert, camera): a republished command after a crash carries the same
@@ -56,17 +57,21 @@ def change_event(alert: Alert) -> Outgoing:
     return Outgoing(topics.alert(alert.agency_id, str(alert.id)), wire.encode(event))
 
 
-def stream_start(alert: Alert, camera: CameraCopy, relay_id: str, ttl_s: int, now: datetime) -> Outgoing:
+def stream_start(alert: Alert, camera: CameraCopy, rules: AlertRules, now: datetime) -> Outgoing:
     """DeviceCommand(stream_start) asking the camera's box to publish it to the relay for this alert."""
+    ice = [pb.IceServer(urls=[s["urls"]] if isinstance(s["urls"], str) else list(s["urls"]),
+                        username=str(s.get("username") or ""), credential=str(s.get("credential") or ""))
+           for s in rules.stream_ice_servers]
     start = pb.StreamStart(
-        session_id=session_id_for(alert.id, camera.camera_id), camera_id=camera.camera_id, relay_id=relay_id,
-        alert_id=str(alert.id), agency_id=alert.agency_id, expires_at=wire.timestamp(now + timedelta(seconds=ttl_s)),
+        session_id=session_id_for(alert.id, camera.camera_id), camera_id=camera.camera_id, relay_id=rules.relay_id,
+        alert_id=str(alert.id), agency_id=alert.agency_id,
+        expires_at=wire.timestamp(now + timedelta(seconds=rules.stream_ttl_s)), ice_servers=ice,
     )
     command = pb.DeviceCommand(command_id=str(uuid.uuid5(SESSION_NAMESPACE, f"start/{start.session_id}")),
                                issued_at=wire.timestamp(now), stream_start=start)
     return Outgoing(topics.device_commands(camera.device_id), wire.encode(command))
 
 
-def announcement(alert: Alert, cameras: list[CameraCopy], relay_id: str, ttl_s: int, now: datetime) -> list[Outgoing]:
+def announcement(alert: Alert, cameras: list[CameraCopy], rules: AlertRules, now: datetime) -> list[Outgoing]:
     """Everything published when an alert opens: the AlertEvent, then one stream_start per live camera."""
-    return [opened_event(alert), *(stream_start(alert, c, relay_id, ttl_s, now) for c in cameras)]
+    return [opened_event(alert), *(stream_start(alert, c, rules, now) for c in cameras)]

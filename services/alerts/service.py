@@ -83,7 +83,7 @@ class AlertService:
         cameras = lifecycle.live_cameras(session, alert.site_id, alert.device_id)
         session.commit()
         return Outcome(alert, opened.created,
-                       messages.announcement(alert, cameras, self.rules.relay_id, self.rules.stream_ttl_s, now))
+                       messages.announcement(alert, cameras, self.rules, now))
 
     async def announce(self, outcome: Outcome) -> None:
         """Publish what an opening decided, then mark the alert announced; raises if the broker is away."""

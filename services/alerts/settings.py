@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -45,6 +47,9 @@ class AlertRules(LookoutSettings):
     model_config = SettingsConfigDict(env_prefix="ALERTS_")
 
     relay_id: str = "relay-1"
+    # STUN/TURN the boxes use to reach the relay from behind NAT (sent in each stream_start), e.g.
+    # '[{"urls": ["turn:turn.example.org:3478?transport=tcp"], "username": "u", "credential": "p"}]'.
+    stream_ice_servers: list[dict[str, Any]] = Field(default_factory=list)
     stream_ttl_s: int = 15 * 60
     max_clock_skew_s: int = 5 * 60
     feed_poll_s: float = 0.3
