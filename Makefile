@@ -7,8 +7,11 @@ PYTHON ?= /usr/bin/python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-APT_RUN := libsqlite3-mod-spatialite python3-venv python3-dev
-APT_TEST := $(APT_RUN) postgresql postgresql-postgis
+# The demo's simulated camera is GStreamer's RTSP server (tests/support/rtsp_server.py) on the system Python.
+APT_CAMERA := python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
+	gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
+APT_RUN := libsqlite3-mod-spatialite python3-venv python3-dev $(APT_CAMERA)
+APT_TEST := $(APT_RUN) postgresql postgresql-postgis mosquitto ffmpeg chromium
 HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO := var/demo
@@ -18,7 +21,7 @@ PYTEST_ARGS ?=
 
 PROTO_SRC := proto/lookout/v1/lookout.proto
 
-.PHONY: proto run panic watch-alerts test lint typecheck unit integration bench-registry bench-alerts totp system-run system-test venv clean help
+.PHONY: proto run panic watch-alerts live test lint typecheck unit integration bench-registry bench-alerts totp system-run system-test venv clean help
 
 help:
 	@echo "make run             start the demo (SQLite + SpatiaLite) on http://$(HOST):$(PORT)"
@@ -27,6 +30,7 @@ help:
 	@echo "make bench-alerts    press-to-dashboard latency (SLOW=60 presses at 1/s, FAST=2000 at 100/s)"
 	@echo "make panic           press the demo CORE box's panic button (while make run runs)"
 	@echo "make watch-alerts    follow the demo dispatcher's live alert feed"
+	@echo "make live            print the demo dispatcher's live-video dashboard link"
 	@echo "make proto           regenerate proto/ code after changing the .proto"
 	@echo "make totp USER=name  current TOTP code of a demo staff account"
 
@@ -63,6 +67,9 @@ panic: venv
 
 watch-alerts: venv
 	@$(BIN)/python -m demo watch
+
+live: venv
+	@$(BIN)/python -m demo live
 
 totp: venv
 	@$(DEMO_ENV) $(BIN)/lookout demo totp $(USER)

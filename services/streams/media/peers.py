@@ -72,7 +72,7 @@ def configuration(ice_servers: Sequence[dict[str, Any]]) -> RTCConfiguration:
 
 def h264_codecs() -> list[Any]:
     """aiortc's H.264 codecs: the only ones a passthrough relay may negotiate."""
-    return [c for c in RTCRtpSender.getCapabilities("video").codecs if c.mimeType == "video/H264"]
+    return [c for c in RTCRtpSender.getCapabilities("video").codecs if c.mimeType in ("video/H264", "video/rtx")]
 
 
 def check_offer(sdp: str) -> None:

@@ -4,19 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import signal
 import socket
-import subprocess
-import sys
 import threading
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import Engine, func, select
 
@@ -25,77 +16,16 @@ from edge_core.config import load_config
 from edge_core.credentials import load_credentials
 from proto.lookout.v1 import lookout_pb2 as pb
 from services.alerts.models import Alert, AlertFeed
-from tests.support.pgcluster import free_port
+from tests.support.services import ServiceProcess
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def wait_for(check: Callable[[], Any], timeout: float, what: str, every: float = 0.2) -> Any:
-    """Poll `check()` until truthy and return it; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(every)
-
-
-class AlertsProcess:
-    """`uvicorn services.alerts.app:create_app` in its own process: started, SIGKILLed, restarted."""
+class AlertsProcess(ServiceProcess):
+    """The alert service as a killable process."""
 
     def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.port = free_port()
-        self.env = {**os.environ, **env}
-        self.log = log
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-
-    def start(self) -> AlertsProcess:
-        """Start the service and wait until it is ready (database reachable and broker connected)."""
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "--factory", "services.alerts.app:create_app", "--host",
-                 "127.0.0.1", "--port", str(self.port), "--log-level", "warning"],
-                cwd=ROOT, env=self.env, stdout=log, stderr=log)
-        self.starts += 1
-        wait_for(self.ready, 30, f"alerts service ready; log tail:\n{self.tail()}")
-        return self
-
-    def ready(self) -> bool:
-        """GET /readyz answers 200."""
-        assert self.proc is not None
-        if self.proc.poll() is not None:
-            raise AssertionError(f"alerts service exited ({self.proc.returncode}):\n{self.tail()}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=2) as answer:
-                return bool(answer.status == 200)
-        except urllib.error.HTTPError as exc:
-            exc.close()
-            return False
-        except OSError:
-            return False
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown, no acknowledgement of what is in hand."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(timeout=15)
-
-    def stop(self) -> None:
-        """SIGTERM and wait."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    def tail(self, lines: int = 30) -> str:
-        """The end of the service's log."""
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
+        super().__init__("services.alerts.app:create_app", env, log, name="alerts service")
 
 
 class Cable:
