@@ -22,11 +22,15 @@ def main(argv: list[str]) -> None:
 
         with contextlib.suppress(KeyboardInterrupt):
             watch()
+    elif command == "live":
+        from demo.watch import live_link
+
+        live_link()
     elif command == "panic":
         core = Path(sys.executable).parent / "lookout-core"
         subprocess.run([str(core), "panic", "--config", str(config.CORE_CONFIG)], check=True)
     else:
-        sys.exit(f"unknown command {command!r}: use run, watch or panic")
+        sys.exit(f"unknown command {command!r}: use run, watch, live or panic")
 
 
 main(sys.argv[1:])

@@ -9,6 +9,8 @@ ROOT = Path("var/demo")
 HOST = os.environ.get("DEMO_HOST", "127.0.0.1")
 REGISTRY_PORT = int(os.environ.get("DEMO_REGISTRY_PORT", "8000"))
 ALERTS_PORT = int(os.environ.get("DEMO_ALERTS_PORT", "8001"))
+STREAMS_PORT = int(os.environ.get("DEMO_STREAMS_PORT", "8002"))
+CAMERA_PORT = int(os.environ.get("DEMO_CAMERA_PORT", "8554"))
 MQTT_PORT = int(os.environ.get("DEMO_MQTT_PORT", "18830"))  # 1883 is often taken by a system broker
 LAN_PORT = int(os.environ.get("DEMO_LAN_PORT", "8080"))
 LAN_PIN = "246810"
@@ -27,6 +29,16 @@ def alerts_url() -> str:
     return f"http://{HOST}:{ALERTS_PORT}"
 
 
+def streams_url() -> str:
+    """Base URL of the live-video relay."""
+    return f"http://{HOST}:{STREAMS_PORT}"
+
+
+def camera_url() -> str:
+    """The simulated camera on the demo "LAN" (GStreamer's RTSP server, tests/support/rtsp_server.py)."""
+    return f"rtsp://{HOST}:{CAMERA_PORT}/cam"
+
+
 def environment() -> dict[str, str]:
     """The settings of every demo service, as environment variables."""
     return {
@@ -41,11 +53,20 @@ def environment() -> dict[str, str]:
         "ALERTS_MQTT_HOST": HOST, "ALERTS_MQTT_PORT": str(MQTT_PORT), "ALERTS_MQTT_MQTT5": "false",
         "ALERTS_MQTT_SHARED_GROUP": "", "ALERTS_MQTT_CLIENT_ID": "lookout-demo-alerts",
         "ALERTS_REGISTRY_JWKS_URL": f"{registry_url()}/.well-known/jwks.json",
+        "STREAMS_DATABASE_URL": f"sqlite:///{ROOT}/streams.db",
+        "STREAMS_MQTT_HOST": HOST, "STREAMS_MQTT_PORT": str(MQTT_PORT), "STREAMS_MQTT_MQTT5": "false",
+        "STREAMS_MQTT_CLIENT_ID": "lookout-demo-streams", "STREAMS_ICE_HOST_ADDRESSES": f'["{HOST}"]',
     }
 
 
-def core_toml() -> str:
-    """The simulated CORE box's configuration (no real camera: health says so)."""
+def core_toml(camera_id: str | None = None) -> str:
+    """The simulated CORE box's configuration; once enrolled, its live-on-alert camera is the simulated one."""
+    camera = f"""
+[[cameras]]
+camera_id = "{camera_id}"
+rtsp_url = "{camera_url()}"
+label = "Driveway (simulated)"
+""" if camera_id else ""
     return f"""\
 data_dir = "."
 registry_url = "{registry_url()}"
@@ -55,4 +76,8 @@ status_interval_s = 30
 pin = "{LAN_PIN}"
 bind = "{HOST}"
 port = {LAN_PORT}
-"""
+
+[live]
+warm_standby = true
+ice_host_addresses = ["{HOST}"]
+{camera}"""

@@ -31,14 +31,18 @@ def _prepare() -> None:
     from services.alerts.migrate import upgrade
     from services.common.db import build_engine
     from services.registry.accounts.tokens import TokenIssuer, load_signing_key
+    from services.streams.migrate import upgrade as upgrade_streams
 
     engine = build_engine(os.environ["ALERTS_DATABASE_URL"])
     upgrade(engine)
     engine.dispose()
+    engine = build_engine(os.environ["STREAMS_DATABASE_URL"])
+    upgrade_streams(engine)
+    engine.dispose()
     # Inline keys: fetching them over HTTP would block the one event loop that also serves the registry.
     issuer = TokenIssuer(load_signing_key(os.environ["REGISTRY_SIGNING_KEY_FILE"]), access_ttl_s=900,
                          staff_session_max_s=12 * 3600)
-    os.environ["ALERTS_REGISTRY_JWKS_JSON"] = json.dumps(issuer.jwks())
+    os.environ["ALERTS_REGISTRY_JWKS_JSON"] = os.environ["STREAMS_REGISTRY_JWKS_JSON"] = json.dumps(issuer.jwks())
 
 
 async def _broker() -> Broker:
@@ -82,15 +86,32 @@ async def _enrol_core_box() -> None:
         raise RuntimeError("the CORE box could not enrol")
 
 
+def _configure_camera() -> None:
+    """Point the box's live-on-alert camera (as the registry enrolled it) at the simulated RTSP camera."""
+    creds = json.loads((config.CORE_DIR / "credentials.json").read_text())
+    live = [c["camera_id"] for c in creds.get("cameras", []) if c.get("sharing_mode") == "live_on_alert"]
+    config.CORE_CONFIG.write_text(config.core_toml(live[0] if live else None))
+
+
+def _start_camera() -> subprocess.Popen[bytes]:
+    """The simulated IP camera: GStreamer's RTSP server on the system Python (python3-gi)."""
+    server = Path(__file__).resolve().parents[1] / "tests" / "support" / "rtsp_server.py"
+    return subprocess.Popen(["/usr/bin/python3", str(server), "--port", str(config.CAMERA_PORT), "--width", "1280",
+                             "--height", "720", "--fps", "25", "--gop", "50"], stdout=subprocess.DEVNULL)
+
+
 def _banner() -> str:
     return f"""
 Lookout demo is running (Ctrl-C stops it):
   registry API      {config.registry_url()}/docs
   alert service     {config.alerts_url()}/docs
+  live video relay  {config.streams_url()}/docs
+  simulated camera  {config.camera_url()}
   MQTT broker       {config.HOST}:{config.MQTT_PORT} (embedded, in-process)
   CORE box          panic page http://{config.HOST}:{config.LAN_PORT}  (PIN {config.LAN_PIN})
 Press panic:        make panic          (or the page above)
 Watch alerts:       make watch-alerts   (a dispatcher's live feed, in another terminal)
+Watch live video:   make live           (prints a dispatcher's dashboard link; open it, then press panic)
 """
 
 
@@ -104,17 +125,23 @@ async def main() -> None:
     alerts = _server("services.alerts.app:create_app", config.ALERTS_PORT)
     tasks = [asyncio.create_task(alerts.serve())]
     await _wait_ready(config.alerts_url())
+    streams = _server("services.streams.app:create_app", config.STREAMS_PORT)
+    tasks.append(asyncio.create_task(streams.serve()))
+    await _wait_ready(config.streams_url())
     registry = _server("services.registry.app:create_app", config.REGISTRY_PORT)
     tasks.append(asyncio.create_task(registry.serve()))
     await _wait_ready(config.registry_url())
     await _enrol_core_box()
+    _configure_camera()
+    camera = _start_camera()
     agent = subprocess.Popen([str(BIN / "lookout-core"), "run", "--config", str(config.CORE_CONFIG)])
     print(_banner(), flush=True)
     try:
         await asyncio.gather(*tasks)
     finally:
-        agent.terminate()
-        agent.wait(timeout=10)
+        for child in (agent, camera):
+            child.terminate()
+            child.wait(timeout=10)
         await broker.shutdown()
 
 

@@ -20,11 +20,22 @@ def _totp(username: str) -> str:
                           text=True).stdout.strip()
 
 
-def watch(username: str = "dispatch.clermont") -> None:
-    """Print every alert change of the dispatcher's agency as it happens."""
+def _sign_in(username: str) -> str:
     login = httpx.post(f"{config.registry_url()}/v1/auth/login",
                        json={"username": username, "password": config.PASSWORD, "totp": _totp(username)})
-    token = login.raise_for_status().json()["access_token"]
+    return str(login.raise_for_status().json()["access_token"])
+
+
+def live_link(username: str = "dispatch.clermont") -> None:
+    """Print the live-video dashboard link of the demo dispatcher (the token in it lasts 15 minutes)."""
+    token = _sign_in(username)
+    print(f"signed in as {username}. Open this in a browser, then press panic (make panic):\n"
+          f"  {config.streams_url()}/live/#token={token}", flush=True)
+
+
+def watch(username: str = "dispatch.clermont") -> None:
+    """Print every alert change of the dispatcher's agency as it happens."""
+    token = _sign_in(username)
     print(f"signed in as {username}; waiting for alerts (Ctrl-C stops)", flush=True)
     headers = {"Authorization": f"Bearer {token}", "Accept": "text/event-stream"}
     with httpx.stream("GET", f"{config.alerts_url()}/v1/alerts/stream", headers=headers,

@@ -1,4 +1,4 @@
-"""`lookout-core run`: wires the outbox, the MQTT link, camera health and the panic inputs together."""
+"""`lookout-core run`: wires the outbox, the MQTT link, camera health, the panic inputs and live video together."""
 
 from __future__ import annotations
 
@@ -15,7 +15,10 @@ from edge_core.config import Config
 from edge_core.credentials import Credentials, load_credentials
 from edge_core.lan import LanPage
 from edge_core.link import Link, LinkSettings
+from edge_core.live import Live
 from edge_core.outbox import Outbox, PendingPress
+from edge_core.policy import Policy
+from edge_core.source import SourcePool
 from proto.lookout.v1 import lookout_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -31,6 +34,11 @@ def link_settings(config: Config, creds: Credentials) -> LinkSettings:
                         ca_file=str(broker.ca_file) if broker.ca_file else None)
 
 
+def initial_modes(creds: Credentials) -> dict[str, str]:
+    """Each camera's sharing mode as the registry said at enrolment (until a PolicyUpdate says otherwise)."""
+    return {str(c.get("camera_id")): str(c.get("sharing_mode", "")) for c in creds.cameras}
+
+
 class Agent:
     """Everything `run` starts, kept together so tests and signals can reach it."""
 
@@ -42,6 +50,13 @@ class Agent:
         self.link = Link(link_settings(config, creds), self.outbox, camera_ids, statuses=self.monitor.statuses,
                          status_interval=config.status_interval_s, poll_s=config.outbox_poll_s,
                          backoff=Backoff(config.reconnect_base_s, config.reconnect_cap_s))
+        self.policy = Policy(config.policy_path, camera_ids, initial_modes(creds))
+        self.sources = SourcePool(config.cameras, config.live)
+        self.live = Live(config.live, config.cameras, self.policy, self.sources, self.link.publish_offer,
+                         on_change=self._live_changed)
+        self.link.live = self.live
+        self.link.live_ids = self.live.live_session_ids
+        self.led: Any = None
         self.stop = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         unknown = sorted(set(camera_ids) - creds.camera_ids) if creds.cameras else []
@@ -60,6 +75,12 @@ class Agent:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def _live_changed(self) -> None:
+        """The set of live sessions changed: tell the relay (retained status) and the owner (LED)."""
+        self.link.status_changed.set()
+        if self.led is not None:
+            self.led.value = bool(self.live.live_session_ids())
+
     async def _lan_press(self) -> tuple[str, Any]:
         pressed = await self.press(pb.TRIGGER_KIND_LAN_PAGE)
         return pressed.event_id, pressed.pressed_at
@@ -75,7 +96,7 @@ class Agent:
         if lan is None:
             return None
         try:
-            server = await LanPage(lan.pin, self._lan_press).start(lan.bind, lan.port)
+            server = await LanPage(lan.pin, self._lan_press, live=self.live).start(lan.bind, lan.port)
         except OSError as exc:  # the other inputs must keep working
             log.error("LAN panic page unavailable on %s:%d: %s", lan.bind, lan.port, exc.strerror)
             return None
@@ -93,6 +114,9 @@ class Agent:
         button = None
         if self.config.gpio is not None:
             button = gpio.start_button(self.config.gpio, lambda: self._press_soon(pb.TRIGGER_KIND_BUTTON), loop)
+        if self.config.live.led_pin is not None:
+            self.led = gpio.start_led(self.config.live.led_pin)
+        self.sources.start_warm()
         helpers = [loop.create_task(self.monitor.run()), loop.create_task(self._forward_camera_changes())]
         try:
             await self.link.run(self.stop)
@@ -101,6 +125,8 @@ class Agent:
 
     async def _shutdown(self, helpers: list[asyncio.Task[Any]], server: asyncio.Server | None,
                         waker: asyncio.DatagramTransport | None, button: Any) -> None:
+        await self.live.close()
+        await self.sources.close()
         for task in helpers:
             task.cancel()
         await asyncio.gather(*helpers, *self._tasks, return_exceptions=True)
@@ -113,6 +139,8 @@ class Agent:
                 self.config.wake_socket.unlink()
         if button is not None:
             button.close()
+        if self.led is not None:
+            self.led.close()
         self.outbox.close()
 
 

@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("mqtt").setLevel(logging.WARNING)
+    logging.getLogger("aioice").setLevel(logging.WARNING)  # every ICE check of every session otherwise
     try:
         config = load_config(Path(args.config))
         if args.command == "enroll":

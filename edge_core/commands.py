@@ -1,12 +1,10 @@
-"""Commands from the services (devices/{id}/commands): strictly decoded, checked, never a crash.
-
-Stream start/stop are only checked and logged here; the live-video work implements them.
-"""
+"""Commands and answers from the services: strictly decoded, checked, handed to live video, never a crash."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Collection
+from typing import Protocol
 
 from proto.lookout.v1 import lookout_pb2 as pb
 from proto.wire import WireError, decode
@@ -14,8 +12,28 @@ from proto.wire import WireError, decode
 log = logging.getLogger(__name__)
 
 
-def handle_command(payload: object, camera_ids: Collection[str]) -> str:
-    """Decode and check one command; return what was done ('dropped: ...' for anything refused)."""
+class LiveControl(Protocol):
+    """What the commands drive (edge_core.live.Live)."""
+
+    def stream_start(self, start: pb.StreamStart) -> str:
+        """Start a session if the policy allows it."""
+        ...
+
+    def stream_stop(self, stop: pb.StreamStop) -> str:
+        """End a session."""
+        ...
+
+    def policy_update(self, update: pb.PolicyUpdate) -> str:
+        """Store a newer policy and enforce it."""
+        ...
+
+    def answer(self, description: pb.SessionDescription) -> str:
+        """Apply the relay's answer to an offer."""
+        ...
+
+
+def handle_command(payload: object, camera_ids: Collection[str], live: LiveControl | None = None) -> str:
+    """Decode, check and carry out one command; return what was done ('dropped: ...' for anything refused)."""
     if not isinstance(payload, bytes | bytearray):
         return _drop("payload is not binary")
     try:
@@ -29,12 +47,33 @@ def handle_command(payload: object, camera_ids: Collection[str]) -> str:
     camera_id = str(inner.camera_id)
     if camera_id not in camera_ids:
         return _drop(f"{kind} {command.command_id[:64]!r} names camera {camera_id[:64]!r}, not one of this box's")
-    if kind == "policy_update":
-        outcome = f"policy_update for camera {camera_id}: version {inner.version} (stored by the live-video work)"
+    if live is None:
+        outcome = f"{kind} for camera {camera_id}: no live video on this box"
+    elif kind == "stream_start":
+        outcome = live.stream_start(inner)
+    elif kind == "stream_stop":
+        outcome = live.stream_stop(inner)
     else:
-        outcome = f"{kind} for camera {camera_id}, session {inner.session_id[:64]!r}: not implemented yet"
-    log.info("command %s: %s", command.command_id[:64], outcome)
+        outcome = live.policy_update(inner)
+    log.info("command %s (%s): %s", command.command_id[:64], kind, outcome)
     return outcome
+
+
+def handle_answer(session_id: str, payload: object, live: LiveControl | None) -> str:
+    """Decode the relay's SessionDescription for a session (from its topic) and hand it over."""
+    if not isinstance(payload, bytes | bytearray):
+        return _drop("answer payload is not binary")
+    try:
+        description = decode(pb.SessionDescription, bytes(payload))
+    except WireError as exc:
+        return _drop(str(exc)[:200])
+    if description.session_id != session_id:
+        return _drop(f"answer on session {session_id!r}'s topic names session {description.session_id[:64]!r}")
+    if description.type not in ("answer", "reject"):
+        return _drop(f"signal of type {description.type[:16]!r} on an answer topic")
+    if live is None:
+        return _drop("no live video on this box")
+    return live.answer(description)
 
 
 def _drop(reason: str) -> str:

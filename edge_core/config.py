@@ -38,6 +38,7 @@ class CameraConfig:
     camera_id: str
     rtsp_url: str = field(repr=False)
     label: str = ""
+    warm_standby: bool | None = None  # None: the [live] default
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,24 @@ class LanConfig:
 
 
 @dataclass(frozen=True)
+class LiveConfig:
+    """Live video: warm standby, session limits, queue bounds, the "live" LED, ICE host addresses."""
+
+    warm_standby: bool = False
+    max_sessions: int = 4
+    answer_timeout_s: float = 10.0
+    rtsp_timeout_s: float = 10.0
+    gop_cache_max_bytes: int = 8 * 1024 * 1024
+    queue_max_packets: int = 100
+    ice_host_addresses: tuple[str, ...] = ()
+    led_pin: int | None = None
+
+    def warm(self, camera: CameraConfig) -> bool:
+        """Whether this camera's RTSP source stays open (with its latest GOP) while nothing is shared."""
+        return self.warm_standby if camera.warm_standby is None else camera.warm_standby
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole agent configuration."""
 
@@ -70,6 +89,7 @@ class Config:
     cameras: tuple[CameraConfig, ...] = ()
     gpio: GpioConfig | None = None
     lan: LanConfig | None = None
+    live: LiveConfig = field(default_factory=LiveConfig)
     cli_panic: bool = True
     status_interval_s: float = 60.0
     camera_probe_interval_s: float = 30.0
@@ -86,6 +106,11 @@ class Config:
     def wake_socket(self) -> Path:
         """The unix datagram socket `run` listens on so a CLI press is sent at once."""
         return self.data_dir / "wake.sock"
+
+    @property
+    def policy_path(self) -> Path:
+        """The owner's sharing policy as last pushed, and the local revocations (JSON)."""
+        return self.data_dir / "live-policy.json"
 
 
 def load_config(path: str | Path) -> Config:
@@ -106,7 +131,7 @@ def load_config(path: str | Path) -> Config:
 def parse_config(raw: dict[str, Any], *, base: Path = Path()) -> Config:
     """Validate an already-parsed TOML document; relative paths are taken from `base`."""
     _only(raw, "", {"data_dir", "credentials_file", "registry_url", "broker", "cameras", "panic",
-                    "status_interval_s", "camera_probe_interval_s", "outbox_poll_s", "reconnect_base_s",
+                    "live", "status_interval_s", "camera_probe_interval_s", "outbox_poll_s", "reconnect_base_s",
                     "reconnect_cap_s"})
     data_dir = _path(raw, "data_dir", base, required=True)
     assert data_dir is not None
@@ -121,6 +146,7 @@ def parse_config(raw: dict[str, Any], *, base: Path = Path()) -> Config:
         broker=_broker(_table(raw, "broker", ""), base), cameras=_cameras(raw.get("cameras", [])),
         gpio=_gpio(panic["gpio"]) if "gpio" in panic else None,
         lan=_lan(panic["lan"]) if "lan" in panic else None,
+        live=_live(_table(raw, "live", "")),
         cli_panic=_bool(_table(panic, "cli", "panic."), "enabled", "panic.cli.", default=True),
         status_interval_s=_number(raw, "status_interval_s", "", 60.0, low=5.0, high=3600.0),
         camera_probe_interval_s=_number(raw, "camera_probe_interval_s", "", 30.0, low=1.0, high=3600.0),
@@ -171,7 +197,7 @@ def _cameras(raw: object) -> tuple[CameraConfig, ...]:
         where = f"cameras[{i}]."
         if not isinstance(item, dict):
             raise ConfigError(f"cameras[{i}]: must be a table")
-        _only(item, where, {"camera_id", "rtsp_url", "label"})
+        _only(item, where, {"camera_id", "rtsp_url", "label", "warm_standby"})
         camera_id = _str(item, "camera_id", where)
         try:
             check_id(camera_id, "camera_id")
@@ -181,7 +207,8 @@ def _cameras(raw: object) -> tuple[CameraConfig, ...]:
         if urlsplit(url).scheme not in ("rtsp", "rtsps") or not urlsplit(url).hostname:
             raise ConfigError(f"{where}rtsp_url: must be an rtsp:// or rtsps:// URL with a host (value not shown)")
         label = _str(item, "label", where) if "label" in item else ""
-        cameras.append(CameraConfig(camera_id=camera_id, rtsp_url=url, label=label))
+        warm = _bool(item, "warm_standby", where, default=False) if "warm_standby" in item else None
+        cameras.append(CameraConfig(camera_id=camera_id, rtsp_url=url, label=label, warm_standby=warm))
     ids = [c.camera_id for c in cameras]
     if len(set(ids)) != len(ids):
         raise ConfigError("cameras: camera_id values must be unique")
@@ -212,6 +239,32 @@ def _lan(raw: object) -> LanConfig:
     except ValueError:
         raise ConfigError(f"{w}bind: must be an IP address, got {bind!r}") from None
     return LanConfig(pin=pin, bind=bind, port=_int(raw, "port", w, low=1, high=65535, default=8080))
+
+
+def _live(raw: dict[str, Any]) -> LiveConfig:
+    w = "live."
+    _only(raw, w, {"warm_standby", "max_sessions", "answer_timeout_s", "rtsp_timeout_s", "gop_cache_max_bytes",
+                   "queue_max_packets", "ice_host_addresses", "led_pin"})
+    addresses = raw.get("ice_host_addresses", [])
+    if not isinstance(addresses, list) or not all(isinstance(a, str) for a in addresses):
+        raise ConfigError(f"{w}ice_host_addresses: must be an array of IP address strings")
+    for address in addresses:
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            raise ConfigError(f"{w}ice_host_addresses: {address!r} is not an IP address") from None
+    defaults = LiveConfig()
+    return LiveConfig(
+        warm_standby=_bool(raw, "warm_standby", w, default=False),
+        max_sessions=_int(raw, "max_sessions", w, low=1, high=32, default=defaults.max_sessions),
+        answer_timeout_s=_number(raw, "answer_timeout_s", w, defaults.answer_timeout_s, low=1.0, high=120.0),
+        rtsp_timeout_s=_number(raw, "rtsp_timeout_s", w, defaults.rtsp_timeout_s, low=1.0, high=120.0),
+        gop_cache_max_bytes=_int(raw, "gop_cache_max_bytes", w, low=64 * 1024, high=256 * 1024 * 1024,
+                                 default=defaults.gop_cache_max_bytes),
+        queue_max_packets=_int(raw, "queue_max_packets", w, low=8, high=10_000, default=defaults.queue_max_packets),
+        ice_host_addresses=tuple(addresses),
+        led_pin=_int(raw, "led_pin", w, low=0, high=27) if "led_pin" in raw else None,
+    )
 
 
 def _only(raw: dict[str, Any], where: str, allowed: set[str]) -> None:

@@ -1,4 +1,4 @@
-"""The GPIO push button (gpiozero, optional): debounced in hardware timing and by a minimum press interval."""
+"""GPIO (gpiozero, optional): the panic push button, debounced, and the LED that lights while a camera is live."""
 
 from __future__ import annotations
 
@@ -56,3 +56,20 @@ def start_button(config: GpioConfig, on_press: Callable[[], None], loop: asyncio
     button.when_pressed = pressed
     log.info("GPIO panic button on pin %d", config.pin)
     return button
+
+
+def start_led(pin: int) -> Any | None:
+    """The "camera shared live" LED on a GPIO pin (BCM), off at start; None if unavailable."""
+    try:
+        from gpiozero import LED
+    except ImportError:
+        log.error("live.led_pin is configured but gpiozero is not installed (pip install 'lookout[gpio]')")
+        return None
+    try:
+        led = LED(pin)
+    except Exception as exc:
+        log.error("live LED on pin %d unavailable: %s", pin, exc)
+        return None
+    led.off()
+    log.info("live LED on pin %d", pin)
+    return led

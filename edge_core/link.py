@@ -16,7 +16,7 @@ import aiomqtt
 
 from edge_core import FIRMWARE
 from edge_core.backoff import Backoff
-from edge_core.commands import handle_command
+from edge_core.commands import LiveControl, handle_answer, handle_command
 from edge_core.outbox import Outbox, PendingPress
 from proto import topics
 from proto.lookout.v1 import lookout_pb2 as pb
@@ -50,7 +50,8 @@ class Link:
 
     def __init__(self, settings: LinkSettings, outbox: Outbox, camera_ids: tuple[str, ...], *,
                  statuses: Callable[[], list[pb.CameraStatus]] = list, status_interval: float = 60.0,
-                 poll_s: float = 5.0, backoff: Backoff | None = None) -> None:
+                 poll_s: float = 5.0, backoff: Backoff | None = None, live: LiveControl | None = None,
+                 live_ids: Callable[[], list[str]] = list) -> None:
         self.settings = settings
         self.outbox = outbox
         self.camera_ids = camera_ids
@@ -58,6 +59,9 @@ class Link:
         self.status_interval = status_interval
         self.poll_s = poll_s
         self.backoff = backoff or Backoff(base=1.0, cap=60.0)
+        self.live = live
+        self.live_ids = live_ids
+        self._client: aiomqtt.Client | None = None
         self.wake = asyncio.Event()
         self.status_changed = asyncio.Event()
         self.connected = asyncio.Event()
@@ -79,7 +83,8 @@ class Link:
         """Encoded DeviceStatus."""
         status = pb.DeviceStatus(device_id=self.settings.device_id, online=online, firmware=FIRMWARE,
                                  cameras=self.statuses() if online else [], pending_events=pending,
-                                 reported_at=timestamp(datetime.now(UTC)))
+                                 reported_at=timestamp(datetime.now(UTC)),
+                                 live_session_ids=self.live_ids() if online else [])
         return encode(status)
 
     def panic_payload(self, press: PendingPress) -> bytes:
@@ -103,6 +108,7 @@ class Link:
                 log.warning("broker link down: %s", _first(group))
             finally:
                 self.connected.clear()
+                self._client = None
             if stopped:
                 return
             delay = self.backoff.next_delay()
@@ -112,8 +118,10 @@ class Link:
     async def _session(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
         device = self.settings.device_id
         await client.subscribe(topics.device_commands(device), qos=1)
+        await client.subscribe(answers_filter(device), qos=1)
         await self.publish_status(client)
         log.info("connected to the broker as %s", device)
+        self._client = client
         self.connected.set()
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self._commands(client))
@@ -157,9 +165,33 @@ class Link:
             self.status_changed.clear()
             await self.publish_status(client)
 
+    async def publish_offer(self, offer: pb.SessionDescription) -> None:
+        """Publish a session's offer (QoS 1); raises ConnectionError while the broker link is down."""
+        client = self._client
+        if client is None:
+            raise ConnectionError("broker link down: the offer cannot be sent")
+        topic = topics.device_webrtc(self.settings.device_id, offer.session_id, "offer")
+        await client.publish(topic, encode(offer), qos=1)
+
     async def _commands(self, client: aiomqtt.Client) -> None:
-        async for message in client.messages:
-            handle_command(message.payload, self.camera_ids)  # oversized or malformed: logged and dropped
+        commands = topics.device_commands(self.settings.device_id)
+        async for message in client.messages:  # oversized or malformed: logged and dropped
+            topic = str(message.topic)
+            if topic == commands:
+                handle_command(message.payload, self.camera_ids, self.live)
+                continue
+            try:
+                parsed = topics.parse(topic)
+            except topics.TopicError:
+                log.warning("message on an unexpected topic dropped")
+                continue
+            if parsed.kind == "webrtc" and parsed.signal == "answer" and parsed.session_id:
+                handle_answer(parsed.session_id, message.payload, self.live)
+
+
+def answers_filter(device_id: str) -> str:
+    """The relay's answers to this box's offers, any session (the broker's ACL allows exactly this)."""
+    return f"{topics.PREFIX}/devices/{topics.check_id(device_id, 'device_id')}/webrtc/+/answer"
 
 
 async def _wait(event: asyncio.Event, timeout: float) -> bool:

@@ -43,18 +43,22 @@ class Box:
     """A CORE box: its config and credentials in a folder, and `lookout-core` processes run on them."""
 
     def __init__(self, root: Path, broker_port: int, *, cameras: tuple[str, ...] = ("cam-1",),
-                 lan_port: int | None = None) -> None:
+                 lan_port: int | None = None, rtsp_urls: dict[str, str] | None = None,
+                 modes: dict[str, str] | None = None, extra: str = "") -> None:
         self.root = root
         self.device_id = f"dev-{uuid.uuid4().hex[:12]}"
         self.site_id = f"site-{uuid.uuid4().hex[:8]}"
         self.cameras = cameras
         self.lan_port = lan_port
+        self.rtsp_urls = rtsp_urls or {}
+        self.extra = extra
         self.data = root / "data"
         self.config = root / "core.toml"
         self.log = root / "agent.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.write_config(broker_port)
-        creds = {"device_id": self.device_id, "site_id": self.site_id, "cameras": [],
+        enrolled = [{"camera_id": c, "sharing_mode": m} for c, m in (modes or {}).items()]
+        creds = {"device_id": self.device_id, "site_id": self.site_id, "cameras": enrolled,
                  "mqtt": {"host": "127.0.0.1", "port": broker_port, "tls": False, "username": self.device_id,
                           "password": "dev-password", "client_id": self.device_id}}
         self.data.mkdir(mode=0o700, exist_ok=True)
@@ -64,12 +68,12 @@ class Box:
 
     def write_config(self, broker_port: int) -> None:
         """(Re)write core.toml pointing at a broker port."""
-        cams = "".join(f'[[cameras]]\ncamera_id = "{c}"\nrtsp_url = "rtsp://admin:s3cret@127.0.0.1:9/{c}"\n'
-                       for c in self.cameras)
+        urls = {c: self.rtsp_urls.get(c, f"rtsp://admin:s3cret@127.0.0.1:9/{c}") for c in self.cameras}
+        cams = "".join(f'[[cameras]]\ncamera_id = "{c}"\nrtsp_url = "{urls[c]}"\n' for c in self.cameras)
         lan = f'[panic.lan]\nbind = "127.0.0.1"\nport = {self.lan_port}\npin = "482913"\n' if self.lan_port else ""
         self.config.write_text(f'data_dir = "data"\noutbox_poll_s = 0.5\nreconnect_base_s = 0.2\n'
                                f'reconnect_cap_s = 1.0\ncamera_probe_interval_s = 60\n'
-                               f'[broker]\nhost = "127.0.0.1"\nport = {broker_port}\n{cams}' + lan)
+                               f'[broker]\nhost = "127.0.0.1"\nport = {broker_port}\n{cams}' + lan + self.extra)
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         """Run `lookout-core ARGS --config core.toml` to completion."""

@@ -1,4 +1,4 @@
-"""Commands are decoded strictly and never crash; camera health never leaks the RTSP URL; GPIO presses filtered."""
+"""Commands and answers are decoded strictly, never crash, reach live video; camera health hides the URL; GPIO."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from edge_core.cameras import CameraMonitor, Health, probe_with_pyav, scrub
-from edge_core.commands import handle_command
+from edge_core.commands import handle_answer, handle_command
 from edge_core.config import CameraConfig
 from edge_core.gpio import PressFilter
 from proto.lookout.v1 import lookout_pb2 as pb
@@ -20,13 +20,49 @@ CAMS = {"cam-1"}
 URL = "rtsp://admin:s3cret@192.168.1.20:554/stream1"
 
 
-def test_well_formed_commands() -> None:
+class FakeLive:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, object]] = []
+
+    def stream_start(self, start: pb.StreamStart) -> str:
+        self.calls.append(("start", start.session_id))
+        return "started"
+
+    def stream_stop(self, stop: pb.StreamStop) -> str:
+        self.calls.append(("stop", stop.session_id))
+        return "stopping"
+
+    def policy_update(self, update: pb.PolicyUpdate) -> str:
+        self.calls.append(("policy", update.version))
+        return "applied"
+
+    def answer(self, description: pb.SessionDescription) -> str:
+        self.calls.append(("answer", description.type))
+        return "answered"
+
+
+def test_well_formed_commands_reach_live_video() -> None:
+    live = FakeLive()
     start = pb.DeviceCommand(command_id="c1", stream_start=pb.StreamStart(session_id="s1", camera_id="cam-1"))
-    assert "not implemented yet" in handle_command(encode(start), CAMS)
+    assert handle_command(encode(start), CAMS, live) == "started"
     stop = pb.DeviceCommand(command_id="c2", stream_stop=pb.StreamStop(session_id="s1", camera_id="cam-1"))
-    assert handle_command(encode(stop), CAMS).startswith("stream_stop")
+    assert handle_command(encode(stop), CAMS, live) == "stopping"
     policy = pb.DeviceCommand(command_id="c3", policy_update=pb.PolicyUpdate(camera_id="cam-1", version=4))
-    assert "version 4" in handle_command(encode(policy), CAMS)
+    assert handle_command(encode(policy), CAMS, live) == "applied"
+    assert live.calls == [("start", "s1"), ("stop", "s1"), ("policy", 4)]
+    assert "no live video" in handle_command(encode(start), CAMS)
+
+
+def test_answers_are_checked_before_reaching_live_video() -> None:
+    live = FakeLive()
+    answer = pb.SessionDescription(session_id="s1", type="answer", sdp="v=0")
+    assert handle_answer("s1", encode(answer), live) == "answered"
+    assert "names session" in handle_answer("s2", encode(answer), live)
+    offer = pb.SessionDescription(session_id="s1", type="offer", sdp="v=0")
+    assert handle_answer("s1", encode(offer), live).startswith("dropped:")
+    assert handle_answer("s1", b"\xff\xff", live).startswith("dropped:")
+    assert handle_answer("s1", "text", live).startswith("dropped:")
+    assert live.calls == [("answer", "answer")]
 
 
 @pytest.mark.parametrize("payload", [

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_core.config import ConfigError, load_config, parse_config
+from edge_core.config import ConfigError, LiveConfig, load_config, parse_config
 
 GOOD = """
 data_dir = "state"
@@ -76,11 +76,40 @@ def test_minimal_config(tmp_path: Path) -> None:
     ('data_dir = "x"\n[panic.sms]\n', "panic.sms: unknown key"),
     ('data_dir = "x"\nreconnect_base_s = 10\nreconnect_cap_s = 5\n', "reconnect_cap_s"),
     ('data_dir = "x"\noutbox_poll_s = true\n', "outbox_poll_s: must be a number"),
+    ('data_dir = "x"\n[live]\nwarm = true\n', "live.warm: unknown key"),
+    ('data_dir = "x"\n[live]\nwarm_standby = 1\n', "live.warm_standby: must be true or false"),
+    ('data_dir = "x"\n[live]\nmax_sessions = 0\n', "live.max_sessions: required, must be an integer from 1 to 32"),
+    ('data_dir = "x"\n[live]\nanswer_timeout_s = 0.1\n', "live.answer_timeout_s: must be a number"),
+    ('data_dir = "x"\n[live]\ngop_cache_max_bytes = 1000\n', "live.gop_cache_max_bytes"),
+    ('data_dir = "x"\n[live]\nqueue_max_packets = 2\n', "live.queue_max_packets"),
+    ('data_dir = "x"\n[live]\nice_host_addresses = "127.0.0.1"\n', "live.ice_host_addresses: must be an array"),
+    ('data_dir = "x"\n[live]\nice_host_addresses = ["eth0"]\n', "'eth0' is not an IP address"),
+    ('data_dir = "x"\n[live]\nled_pin = 40\n', "live.led_pin"),
+    ('data_dir = "x"\nlive = 3\n', "live: must be a table"),
+    ('data_dir = "x"\n[[cameras]]\ncamera_id = "a"\nrtsp_url = "rtsp://h/s"\nwarm_standby = "yes"\n',
+     "cameras[0].warm_standby: must be true or false"),
 ])
 def test_invalid_configs_say_where(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=None) as info:
         load_config(write(tmp_path, text))
     assert message in str(info.value)
+
+
+def test_live_defaults_and_overrides(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, GOOD))
+    assert config.live == LiveConfig() and config.live.max_sessions == 4 and not config.live.warm(config.cameras[0])
+    assert config.policy_path == tmp_path / "state" / "live-policy.json"
+    text = GOOD + (
+        '[[cameras]]\ncamera_id = "cam-back"\nrtsp_url = "rtsp://10.0.0.2/1"\nwarm_standby = false\n'
+        "[live]\nwarm_standby = true\nmax_sessions = 2\nanswer_timeout_s = 5\nrtsp_timeout_s = 3\n"
+        'gop_cache_max_bytes = 1048576\nqueue_max_packets = 50\nice_host_addresses = ["127.0.0.1", "::1"]\n'
+        "led_pin = 27\n")
+    config = load_config(write(tmp_path, text))
+    live = config.live
+    assert (live.max_sessions, live.answer_timeout_s, live.rtsp_timeout_s) == (2, 5.0, 3.0)
+    assert (live.gop_cache_max_bytes, live.queue_max_packets, live.led_pin) == (1048576, 50, 27)
+    assert live.ice_host_addresses == ("127.0.0.1", "::1")
+    assert [live.warm(c) for c in config.cameras] == [True, False]  # the camera's own setting wins
 
 
 def test_camera_url_is_never_echoed_in_errors() -> None:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from edge_core.lan import LanPage, PinGuard, page
+from edge_core.live import LiveInfo
 
 PIN = "482913"
 
@@ -107,6 +108,55 @@ def test_the_page_over_http() -> None:
         await _request(port, _post("000002"))
         status, _, body = await _request(port, _post(PIN))
         assert status == 429 and "Too many wrong PINs" in body and len(presses) == 1
+        server.close()
+        await server.wait_closed()
+
+    asyncio.run(main())
+
+
+class FakeLive:
+    def __init__(self) -> None:
+        self.live = [LiveInfo("s-1", "cam-1", "Front <door>", "ag-7", "alert-9", "", "live",
+                              datetime(2030, 5, 6, 7, 30, tzinfo=UTC))]
+        self.stopped: list[str] = []
+
+    def sessions(self) -> list[LiveInfo]:
+        return self.live
+
+    async def stop_sharing(self, session_id: str) -> bool:
+        if not any(s.session_id == session_id for s in self.live):
+            return False
+        self.stopped.append(session_id)
+        self.live = []
+        return True
+
+
+def _stop(pin: str, session: str) -> bytes:
+    body = urlencode({"pin": pin, "session": session}).encode()
+    return (f"POST /stop HTTP/1.1\r\nHost: box\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+def test_the_page_shows_what_is_shared_and_stops_it_with_the_pin() -> None:
+    live = FakeLive()
+
+    async def press() -> tuple[str, datetime]:
+        raise AssertionError("no panic here")
+
+    async def main() -> None:
+        server = await LanPage(PIN, press, live=live).start("127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        status, _, body = await _request(port, b"GET / HTTP/1.1\r\nHost: box\r\n\r\n")
+        assert status == 200 and "LIVE: Front &lt;door&gt;" in body and "ag-7" in body and "alert-9" in body
+        assert 'name=session value="s-1"' in body and "Stop sharing" in body
+        assert (await _request(port, b"GET /stop HTTP/1.1\r\n\r\n"))[0] == 405
+        status, _, body = await _request(port, _stop("000000", "s-1"))
+        assert status == 403 and "Sharing goes on" in body and live.stopped == []
+        status, _, body = await _request(port, _stop(PIN, "s-1"))
+        assert status == 200 and "Sharing of Front &lt;door&gt; stopped" in body and live.stopped == ["s-1"]
+        assert "LIVE:" not in body
+        status, _, body = await _request(port, _stop(PIN, "s-1"))
+        assert status == 200 and "no longer shared" in body
         server.close()
         await server.wait_closed()
 
