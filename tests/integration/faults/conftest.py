@@ -24,9 +24,10 @@ from services.registry.app import create_app
 from services.registry.deps import Registry
 from services.registry.settings import BrokerSettings, MqttSettings
 from tests import builders as b
-from tests.integration.faults.support import AlertsProcess, Box, Cable, wait_for
+from tests.integration.faults.support import AlertsProcess, Box, Cable
 from tests.support.mosquitto import ProductionBroker
 from tests.support.pgcluster import PgCluster
+from tests.support.services import wait_for
 
 DEVICES = 20
 # Site points inside the two test jurisdictions: even boxes in the west agency, odd ones in the east.

@@ -9,7 +9,8 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from tests.integration.faults.conftest import System
-from tests.integration.faults.support import Fleet, Tally, tally, wait_for
+from tests.integration.faults.support import Fleet, Tally, tally
+from tests.support.services import wait_for
 
 # The agents' aiomqtt/paho clients leave their TLS socket to the garbage collector after a broker-side disconnect
 # (an edge_core leak, reported); only that warning is ignored here.
