@@ -105,13 +105,16 @@ def test_services_cannot_publish_as_devices_or_to_foreign_trees(service: str, co
     assert [m for m in watcher.drain(0.4) if not m.retain] == []
 
 
-def test_registry_publishes_registry_events_but_not_alerts(connect: Connect, observer: tuple[str, str]) -> None:
+def test_registry_publishes_registry_events_and_policy_but_not_alerts(connect: Connect,
+                                                                     observer: tuple[str, str]) -> None:
     registry = connect("registry", client_id=f"registry-{uuid.uuid4().hex[:8]}")
     alerts = connect("alerts", client_id=f"alerts-{uuid.uuid4().hex[:8]}")
     assert alerts.subscribe(topics.REGISTRY_FILTER)
     assert not registry.publish(topics.registry_camera("cam-1"), b"changed").is_failure
     assert registry.publish(topics.alert("agency-1", "alert-1")).is_failure
-    assert registry.publish(topics.device_commands("dev-1")).is_failure
+    # PolicyUpdate commands to boxes come from the registry (the owner's sharing choice), so it may send commands.
+    assert not registry.publish(topics.device_commands("dev-1")).is_failure
+    assert registry.publish(topics.device_status("dev-1")).is_failure
     assert [m.topic for m in alerts.expect(1)] == [topics.registry_camera("cam-1")]
 
 
