@@ -52,6 +52,7 @@ class Agent:
                          backoff=Backoff(config.reconnect_base_s, config.reconnect_cap_s))
         self.policy = Policy(config.policy_path, camera_ids, initial_modes(creds))
         self.sources = SourcePool(config.cameras, config.live)
+        self.monitor.open_health = self.sources.health
         self.live = Live(config.live, config.cameras, self.policy, self.sources, self.link.publish_offer,
                          on_change=self._live_changed)
         self.link.live = self.live

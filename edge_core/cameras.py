@@ -82,6 +82,8 @@ class CameraMonitor:
         self.interval = interval
         self.timeout = timeout
         self._prober = prober
+        # The health of a stream the box already reads (live video, warm standby), or None: then it is probed.
+        self.open_health: Callable[[str], Health | None] = lambda camera_id: None
         self.health: dict[str, Health] = {c.camera_id: Health() for c in cameras}
         self.changed = asyncio.Event()
 
@@ -90,9 +92,11 @@ class CameraMonitor:
         return [to_status(c.camera_id, self.health[c.camera_id]) for c in self.cameras]
 
     async def probe_once(self, camera: CameraConfig) -> Health:
-        """Probe one camera in a worker thread and record the result."""
-        loop = asyncio.get_running_loop()
-        health = await loop.run_in_executor(None, self._prober, camera.rtsp_url, self.timeout)
+        """Probe one camera in a worker thread (unless its stream is open already) and record the result."""
+        health = self.open_health(camera.camera_id)  # many cameras allow few RTSP clients: no second one
+        if health is None:
+            loop = asyncio.get_running_loop()
+            health = await loop.run_in_executor(None, self._prober, camera.rtsp_url, self.timeout)
         health = replace(health, error=scrub(health.error, camera.rtsp_url))
         old = self.health.get(camera.camera_id)
         self.health[camera.camera_id] = health

@@ -195,12 +195,19 @@ def answers_filter(device_id: str) -> str:
 
 
 async def _wait(event: asyncio.Event, timeout: float) -> bool:
-    """Wait for an event at most `timeout` seconds; True if it was set."""
+    """Wait for an event at most `timeout` seconds; True if it was set.
+
+    Neither asyncio.wait_for nor asyncio.timeout, on Python 3.11: wait_for swallows a cancellation that
+    arrives as the event is set (the link's TaskGroup then waited forever for the status loop, and the agent
+    ignored SIGTERM), and after a TaskGroup failed (broker lost) the task keeps a cancel request count that
+    makes asyncio.timeout raise CancelledError instead of TimeoutError. asyncio.wait does neither.
+    """
+    waiter = asyncio.ensure_future(event.wait())
     try:
-        await asyncio.wait_for(event.wait(), timeout)
-    except TimeoutError:
-        return False
-    return True
+        done, _ = await asyncio.wait({waiter}, timeout=timeout)
+    finally:
+        waiter.cancel()
+    return bool(done)
 
 
 def _first(group: BaseExceptionGroup) -> BaseException:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
@@ -56,7 +55,6 @@ class PublishSession:
         self.pc: RTCPeerConnection | None = None
         self.track = PassthroughTrack(fanout)
         self.started_at = clock()
-        self.created = time.monotonic()
         self._send_offer = send_offer
         self._answer_timeout_s = answer_timeout_s
         self._clock = clock
@@ -120,11 +118,11 @@ class PublishSession:
             return False  # stopped or revoked while gathering: nothing was sent
         await self._send_offer(pb.SessionDescription(session_id=self.session_id, type="offer",
                                                      sdp=pc.localDescription.sdp))
-        try:
-            answer = await asyncio.wait_for(asyncio.shield(self._answer), self._answer_timeout_s)
-        except TimeoutError:
+        answered, _ = await asyncio.wait({self._answer}, timeout=self._answer_timeout_s)  # see link._wait
+        if not answered:
             self.end(f"no answer within {self._answer_timeout_s:g}s")
             return False
+        answer = self._answer.result()
         if answer is None or self._ended.is_set():
             return False
         if answer.type != "answer":

@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from typing import Any
 
 from edge_core.backoff import Backoff
-from edge_core.cameras import scrub
+from edge_core.cameras import Health, scrub
 from edge_core.config import CameraConfig, LiveConfig
 from edge_core.fanout import Fanout
 from edge_core.h264 import AccessUnit, Assembler, frame_ticks, parameter_sets
@@ -47,6 +49,8 @@ class RtspSource:
         self.connected = False
         self.error = ""
         self.connections = 0
+        self.codec = ("", 0, 0)  # name, width, height of the open stream
+        self.last_unit_at = 0.0  # monotonic
         self._loop = loop
         self._opener = opener
         self._stopping = threading.Event()
@@ -72,17 +76,26 @@ class RtspSource:
             return not self._thread.is_alive()
         return True
 
+    def health(self, fresh_s: float = 10.0) -> Health | None:
+        """The camera's health as this open stream shows it; None if it is not delivering pictures now."""
+        age = time.monotonic() - self.last_unit_at
+        if not self.connected or self._stopping.is_set() or age > fresh_s:
+            return None
+        name, width, height = self.codec
+        return Health(reachable=True, codec=name, width=width, height=height, error="",
+                      last_frame_at=datetime.now(UTC) - timedelta(seconds=age))
+
     def _run(self) -> None:
         while not self._stopping.is_set():
             try:
                 self._session()
             except Exception as exc:  # any failure of the camera or the demuxer: log it (scrubbed) and retry
                 self.error = scrub(f"{type(exc).__name__}: {exc}", self.camera.rtsp_url)
+            was_connected, self.connected = self.connected, False
             if self._stopping.is_set():
                 return
-            if self.connected or self.error:
+            if was_connected or self.error:
                 log.warning("camera %s: stream lost: %s", self.camera.camera_id, self.error or "ended")
-            self.connected = False
             self._post(self.fanout.reset)
             if self._stopping.wait(self.backoff.next_delay()):
                 return
@@ -94,12 +107,16 @@ class RtspSource:
         try:
             if self._stopping.is_set():  # released while the camera was answering
                 return
+            if not container.streams.video:
+                raise ValueError("the camera offers no video stream")
             stream = container.streams.video[0]
             if stream.codec_context.name != "h264":
                 raise ValueError(f"codec {stream.codec_context.name} is not H.264; passthrough needs H.264")
             time_base = Fraction(stream.time_base or Fraction(1, 90_000))
             rate = stream.guessed_rate or stream.average_rate
             self.connections += 1
+            context = stream.codec_context
+            self.codec = (str(context.name), int(context.width or 0), int(context.height or 0))
             assembler = Assembler(time_base, frame_ticks(time_base, Fraction(rate) if rate else None),
                                   parameter_sets(stream.codec_context.extradata), epoch=self.connections)
             self.connected = True
@@ -114,6 +131,7 @@ class RtspSource:
                 return
             unit = assembler.push(packet)
             if unit is not None:
+                self.last_unit_at = time.monotonic()
                 if unit.keyframe:
                     self.backoff.reset()  # a reconnect that delivers pictures counts as a success
                 self._post(self.fanout.publish, unit)
@@ -157,6 +175,11 @@ class SourcePool:
             source = self._sources.pop(camera_id, None)
             if source is not None:
                 source.stop()
+
+    def health(self, camera_id: str) -> Health | None:
+        """A camera's health from its open stream, if it is open and delivering (see CameraMonitor)."""
+        source = self._sources.get(camera_id)
+        return source.health() if source is not None else None
 
     def source(self, camera_id: str) -> RtspSource | None:
         """The open source of a camera, if any."""

@@ -69,8 +69,6 @@ class PassthroughTrack(MediaStreamTrack):
         self._fanout = fanout
         self._subscriber: Subscriber | None = None
         self._timeline = Timeline(clock)
-        self.sent = 0
-        self.first_sent_at: float | None = None
 
     async def recv(self) -> av.Packet:  # aiortc sends packets as they are
         """The next packet, stamped for this session."""
@@ -87,9 +85,6 @@ class PassthroughTrack(MediaStreamTrack):
         packet = unit.packet
         packet.pts = self._timeline.stamp(unit, burst)
         packet.time_base = OUT_TIME_BASE
-        if self.first_sent_at is None:
-            self.first_sent_at = time.monotonic()
-        self.sent += 1
         return packet
 
     def stop(self) -> None:

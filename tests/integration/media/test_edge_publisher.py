@@ -8,6 +8,7 @@ ends (stop, expiry, revocation, rejection, no answer) closes it. Printed timings
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
@@ -67,7 +68,7 @@ def run(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
 
 def assert_monotonic(viewer: Viewer) -> None:
     pts = [f[3] for f in viewer.frames]
-    assert all(b > a for a, b in zip(pts, pts[1:], strict=False)), "session timestamps went backwards"
+    assert all(b > a for a, b in itertools.pairwise(pts)), "session timestamps went backwards"
 
 
 @pytest.mark.parametrize("slices", [1, 4])

@@ -168,3 +168,19 @@ def test_gpio_without_gpiozero_is_disabled_not_fatal(monkeypatch: pytest.MonkeyP
         return start_button(GpioConfig(pin=17), lambda: None, asyncio.get_running_loop())
 
     assert asyncio.run(main()) is None
+
+
+def test_a_camera_whose_stream_is_open_is_not_probed_again() -> None:
+    probed: list[str] = []
+
+    def prober(url: str, timeout: float) -> Health:
+        probed.append(url)
+        return Health(error="unreachable")
+
+    async def main() -> Health:
+        monitor = CameraMonitor((CameraConfig("cam-1", URL, "Front"),), prober=prober)
+        monitor.open_health = lambda camera_id: Health(reachable=True, codec="h264", width=1280, height=720, error="")
+        return await monitor.probe_once(monitor.cameras[0])
+
+    health = asyncio.run(main())
+    assert health.reachable and health.width == 1280 and probed == []

@@ -1,7 +1,8 @@
-"""ICE host addresses, the live session ids in the status, the answer subscription, the live LED."""
+"""ICE host addresses, live session ids in the status, the answer subscription, the link's wait, the live LED."""
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from edge_core.gpio import start_led
 from edge_core.ice import restrict_host_addresses
-from edge_core.link import Link, LinkSettings, answers_filter
+from edge_core.link import Link, LinkSettings, _wait, answers_filter
 from edge_core.outbox import Outbox
 from proto.lookout.v1 import lookout_pb2 as pb
 from proto.topics import TopicError
@@ -47,3 +48,39 @@ def test_the_box_subscribes_to_its_own_answers_only() -> None:
 def test_the_led_without_gpiozero_is_disabled_not_fatal(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "gpiozero", None)
     assert start_led(18) is None
+
+
+def test_the_links_wait_never_swallows_a_cancellation() -> None:
+    # asyncio.wait_for on 3.11 returns normally when cancelled just as the event is set: the link's TaskGroup
+    # then waited for its status loop forever and the agent did not stop on SIGTERM.
+    async def main() -> None:
+        event = asyncio.Event()
+        task = asyncio.ensure_future(_wait(event, 60))
+        await asyncio.sleep(0)
+        event.set()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert await _wait(event, 1) is True
+        event.clear()
+        assert await _wait(event, 0.01) is False
+
+    asyncio.run(main())
+
+
+def test_the_links_wait_still_times_out_after_a_failed_task_group() -> None:
+    # Python 3.11's TaskGroup leaves its parent with a pending cancel count when a child fails (the broker
+    # went away); asyncio.timeout then raised CancelledError and the agent died instead of reconnecting.
+    async def crash() -> None:
+        raise OSError("broker lost")
+
+    async def main() -> None:
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(crash())
+                tasks.create_task(asyncio.sleep(10))
+        except* OSError:
+            pass
+        assert await _wait(asyncio.Event(), 0.01) is False
+
+    asyncio.run(main())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import types
 from collections.abc import Iterator
 from fractions import Fraction
@@ -44,18 +45,21 @@ def packet(data: bytes, pts: int | None, key: bool = False) -> av.Packet:
 
 
 class FakeContainer:
-    def __init__(self, frames: int, codec: str = "h264") -> None:
-        context = types.SimpleNamespace(name=codec, extradata=SPS_PPS)
+    def __init__(self, frames: int, codec: str = "h264", hold: threading.Event | None = None) -> None:
+        context = types.SimpleNamespace(name=codec, extradata=SPS_PPS, width=0, height=0)
         self.stream = types.SimpleNamespace(codec_context=context, time_base=Fraction(1, 90_000),
                                             guessed_rate=Fraction(25), average_rate=None)
         self.streams = types.SimpleNamespace(video=[self.stream])
         self.frames = frames
+        self.hold = hold  # the camera keeps the connection open, silent, until this is set
         self.closed = False
 
     def demux(self, stream: object) -> Iterator[av.Packet]:
         yield packet(IDR, None, key=True)  # no pts, and no SPS/PPS in band: both are fixed on the box
         for i in range(1, self.frames):
             yield packet(P, i * 3600)
+        if self.hold is not None:
+            self.hold.wait(5)
         raise OSError(f"Connection reset while reading {URL}")
 
     def close(self) -> None:
@@ -103,6 +107,32 @@ def test_the_source_reconnects_and_hands_whole_units_to_the_loop(caplog: pytest.
     assert "Connection" in source.error or source.error == ""
     assert "s3cret" not in caplog.text and "192.168" not in caplog.text
     assert "stream lost" in caplog.text
+    assert source.codec == ("h264", 0, 0) and source.health() is None  # stopped: no longer a witness
+
+
+def test_an_open_stream_reports_the_cameras_health() -> None:
+    async def main() -> None:
+        fanout = RecordingFanout()
+        hold = threading.Event()
+        container = FakeContainer(3, hold=hold)
+        container.stream.codec_context.width, container.stream.codec_context.height = 1920, 1080
+        source = RtspSource(CAMERA, fanout, asyncio.get_running_loop(), backoff=Backoff(5, 5),
+                            opener=Opener(container))
+        assert source.health() is None
+        source.start()
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            if fanout.units:
+                break
+        health = source.health()
+        assert health is not None and (health.reachable, health.codec, health.width) == (True, "h264", 1920)
+        assert health.last_frame_at is not None
+        source.last_unit_at -= 60
+        assert source.health() is None  # connected but silent: probe it the usual way
+        source.stop()
+        hold.set()
+
+    asyncio.run(main())
 
 
 def test_the_keyframe_gets_the_sdps_parameter_sets() -> None:
