@@ -13,7 +13,8 @@ from collections.abc import Sequence
 
 import aioice.ice
 
-_ORIGINAL = aioice.ice.get_host_addresses
+# Another part of the same process may have replaced it already; its replacement remembers aioice's own.
+_ORIGINAL = getattr(aioice.ice.get_host_addresses, "lookout_original", aioice.ice.get_host_addresses)
 
 
 def restrict_host_addresses(addresses: Sequence[str]) -> None:
@@ -26,4 +27,5 @@ def restrict_host_addresses(addresses: Sequence[str]) -> None:
     def configured(use_ipv4: bool, use_ipv6: bool) -> list[str]:
         return [a for a in chosen if (use_ipv4 if ipaddress.ip_address(a).version == 4 else use_ipv6)]
 
+    configured.lookout_original = _ORIGINAL  # type: ignore[attr-defined]
     aioice.ice.get_host_addresses = configured

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 import aioice.ice
 
-_default = aioice.ice.get_host_addresses
+# Another part of the same process may have replaced it already; its replacement remembers aioice's own.
+_default = getattr(aioice.ice.get_host_addresses, "lookout_original", aioice.ice.get_host_addresses)
 
 
 def restrict_host_addresses(addresses: Sequence[str]) -> None:
@@ -19,4 +20,5 @@ def restrict_host_addresses(addresses: Sequence[str]) -> None:
     def only(use_ipv4: bool, use_ipv6: bool) -> list[str]:
         return [a for a in chosen if (":" in a and use_ipv6) or (":" not in a and use_ipv4)]
 
+    only.lookout_original = _default  # type: ignore[attr-defined]
     aioice.ice.get_host_addresses = only

@@ -19,7 +19,8 @@ from proto.wire import decode
 
 
 def test_ice_gathers_only_the_configured_addresses() -> None:
-    original = aioice.ice.get_host_addresses
+    current = aioice.ice.get_host_addresses  # another test's relay may have restricted it already
+    original = getattr(current, "lookout_original", current)
     try:
         restrict_host_addresses(["127.0.0.1", "::1"])
         assert aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=True) == ["127.0.0.1", "::1"]
@@ -27,7 +28,7 @@ def test_ice_gathers_only_the_configured_addresses() -> None:
         restrict_host_addresses([])
         assert aioice.ice.get_host_addresses is original
     finally:
-        restrict_host_addresses([])
+        aioice.ice.get_host_addresses = current
 
 
 def test_the_status_lists_live_sessions_only_while_online(tmp_path: Path) -> None:
