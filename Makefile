@@ -21,13 +21,14 @@ PYTEST_ARGS ?=
 
 PROTO_SRC := proto/lookout/v1/lookout.proto
 
-.PHONY: proto run panic watch-alerts live test lint typecheck unit integration bench-registry bench-alerts totp system-run system-test venv clean help
+.PHONY: proto run panic watch-alerts live test lint typecheck unit integration bench-registry bench-alerts bench-streams totp system-run system-test venv clean help
 
 help:
 	@echo "make run             start the demo (SQLite + SpatiaLite) on http://$(HOST):$(PORT)"
 	@echo "make test            install what is missing, lint, type-check and run the whole suite"
 	@echo "make bench-registry  search benchmark on PostGIS (CAMERAS=1000000 QUERIES=2000)"
 	@echo "make bench-alerts    press-to-dashboard latency (SLOW=60 presses at 1/s, FAST=2000 at 100/s)"
+	@echo "make bench-streams   live video: press to first frame, edge and relay CPU (TRIES=10; SOAK=1: 30 min soak)"
 	@echo "make panic           press the demo CORE box's panic button (while make run runs)"
 	@echo "make watch-alerts    follow the demo dispatcher's live alert feed"
 	@echo "make live            print the demo dispatcher's live-video dashboard link"
@@ -99,6 +100,11 @@ SLOW ?= 60
 FAST ?= 2000
 bench-alerts: system-test venv
 	$(BIN)/python -m tests.bench.panic_latency --slow $(SLOW) --fast $(FAST)
+
+TRIES ?= 10
+SOAK ?=
+bench-streams: system-test venv
+	$(BIN)/python -m tests.bench.live_video --tries $(TRIES) $(if $(SOAK),--soak)
 
 proto: venv
 	$(BIN)/python -m grpc_tools.protoc -I proto --python_out=proto --pyi_out=proto $(PROTO_SRC)

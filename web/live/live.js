@@ -3,7 +3,11 @@
 'use strict';
 
 (() => {
-  const POLL_MS = 1000;
+  // How often the session list is polled: 1 s, or `#poll=<ms>` in the fragment (100 ms to 60 s; benchmarks).
+  const POLL_MS = (() => {
+    const asked = Number(new URLSearchParams(location.hash.slice(1)).get('poll'));
+    return Number.isFinite(asked) && asked >= 100 ? Math.min(asked, 60000) : 1000;
+  })();
   const ICE_GATHER_MS = 2000;
   const TOKEN_KEY = 'lookout.live.token';
   const ALERT_KEY = 'lookout.live.alert';
@@ -53,9 +57,10 @@
     if (!params.has('token') && !params.has('alert')) return;
     if (params.get('token')) sessionStorage.setItem(TOKEN_KEY, params.get('token'));
     sessionStorage.setItem(ALERT_KEY, params.get('alert') || '');
-    // Drop the token from the address bar and history; keep the alert filter bookmarkable.
-    const alert = params.get('alert');
-    const hash = alert ? `#alert=${encodeURIComponent(alert)}` : '';
+    // Drop the token from the address bar and history; keep the alert filter and poll interval bookmarkable.
+    const kept = new URLSearchParams();
+    for (const key of ['alert', 'poll']) if (params.get(key)) kept.set(key, params.get(key));
+    const hash = kept.toString() ? `#${kept}` : '';
     history.replaceState(null, '', location.pathname + location.search + hash);
   }
 
