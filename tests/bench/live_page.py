@@ -1,9 +1,10 @@
 """The dashboard side of the live-video benchmark: headless Chromium on web/live/, timed from inside the page.
 
 A recorder script (added to every page of the context before the dashboard's own script runs) notes, per
-session, when its tile was inserted, when the page's viewer-token and WHEP requests went out and came back
-(resource timing), and when `window.lookoutLive.stats(id)` first reported `framesDecoded >= 1` (polled
-every 10 ms), all in epoch milliseconds: the same clock as the APIs' timestamps and the box's press time.
+session, when its tile was inserted (= when its viewer-token request went out), when that request and the
+WHEP offer went out and came back (resource timing), and when `window.lookoutLive.stats(id)` first reported
+`framesDecoded >= 1` (polled every 10 ms), all in epoch milliseconds: the same clock as the APIs'
+timestamps and the box's press time.
 """
 
 from __future__ import annotations
@@ -34,12 +35,13 @@ RECORDER = """(() => {
       }
     }
   }).observe(document, { childList: true, subtree: true });
-  // The page's own viewer-token and WHEP requests per session (an observer: no resource-buffer limit).
+  // The page's own viewer-token and WHEP requests per session (an observer: no resource-buffer limit), moved
+  // from the performance timeline onto Date.now()'s clock (timeOrigin + now() can be tens of ms off it).
   new PerformanceObserver((list) => {
+    const offset = Date.now() - performance.now();
     for (const e of list.getEntries()) {
       const m = e.name.match(/\\/v1\\/sessions\\/([^/?]+)\\/(viewer-token|whep)$/);
-      if (m) (http[m[1]] = http[m[1]] || {})[m[2]] = [performance.timeOrigin + e.startTime,
-                                                     performance.timeOrigin + e.responseEnd];
+      if (m) (http[m[1]] = http[m[1]] || {})[m[2]] = [offset + e.startTime, offset + e.responseEnd];
     }
   }).observe({ type: 'resource', buffered: true });
   const tick = async () => {
@@ -87,7 +89,9 @@ def records(page: Page) -> dict[str, dict[str, Any]]:
     for sid, rec in got["seen"].items():
         http = got["http"].get(sid, {})
         token, whep = http.get("viewer-token"), http.get("whep")
-        out[sid] = {"width": rec["width"], "height": rec["height"], "tile_shown": rec["tile"],
+        # The page asks for the viewer token in the same task that inserts the tile: the request's start is the
+        # exact moment (the mutation observer's callback can come tens of ms later on a busy page).
+        out[sid] = {"width": rec["width"], "height": rec["height"], "tile_shown": token[0] if token else rec["tile"],
                     "token_received": token[1] if token else None, "offer_posted": whep[0] if whep else None,
                     "answer_received": whep[1] if whep else None, "first_frame": rec["first"]}
     return out
