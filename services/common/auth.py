@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -65,6 +66,13 @@ class TokenVerifier:
 
     def _load(self, jwks: dict[str, Any]) -> None:
         self._keys = {k["kid"]: jwt.PyJWK(k).key for k in jwks.get("keys", []) if "kid" in k}
+
+    @classmethod
+    def from_source(cls, *, jwks_json: str, jwks_url: str, staff_session_max_s: int) -> TokenVerifier:
+        """The registry's keys from inline JWKS JSON when given, else fetched from its JWKS URL."""
+        if jwks_json:
+            return cls(jwks=json.loads(jwks_json), staff_session_max_s=staff_session_max_s)
+        return cls.from_url(jwks_url, staff_session_max_s=staff_session_max_s)
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> TokenVerifier:

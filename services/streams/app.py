@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -41,10 +40,9 @@ Every error has the shape `{"error": {"code", "message", "field"}}`."""
 
 
 def build_verifier(auth: AuthSettings) -> TokenVerifier:
-    """Verify the registry's tokens from inline JWKS JSON, else from its JWKS URL."""
-    if auth.registry_jwks_json:
-        return TokenVerifier(jwks=json.loads(auth.registry_jwks_json), staff_session_max_s=auth.staff_session_max_s)
-    return TokenVerifier.from_url(auth.registry_jwks_url, staff_session_max_s=auth.staff_session_max_s)
+    """Verify the registry's tokens (inline JWKS JSON, else its JWKS URL)."""
+    return TokenVerifier.from_source(jwks_json=auth.registry_jwks_json, jwks_url=auth.registry_jwks_url,
+                                     staff_session_max_s=auth.staff_session_max_s)
 
 
 class _Signals:

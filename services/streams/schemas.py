@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -48,6 +48,5 @@ class ViewerTokenRead(BaseModel):
     @classmethod
     def of(cls, token: str, expires: int, whep_url: str, ice: list[dict[str, Any]]) -> ViewerTokenRead:
         """Build from the issued token and the relay's ICE settings."""
-        from datetime import UTC
         return cls(token=token, expires_at=datetime.fromtimestamp(expires, UTC), whep_url=whep_url,
                    ice_servers=[IceServerRead.model_validate(s) for s in ice])

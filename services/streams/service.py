@@ -117,11 +117,6 @@ class SessionStore:
                        .values(left_at=self.clock(), bytes_out=bytes_out))
             db.commit()
 
-    def policy(self, *, camera_id: str) -> CameraPolicy | None:
-        """The registry's newest word on a camera, if the relay has seen one."""
-        with self.sessions() as db:
-            return db.get(CameraPolicy, camera_id)
-
     def apply_policy(self, *, row: CameraPolicy) -> bool:
         """Keep a newer CameraChanged; False for a stale one."""
         with self.sessions() as db:

@@ -9,13 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaPlayer
 
-
-def h264() -> list[Any]:
-    """aiortc's H.264 codecs."""
-    return [c for c in RTCRtpSender.getCapabilities("video").codecs if c.mimeType == "video/H264"]
+from services.streams.media.peers import h264_codecs
 
 
 class ClipBox:
@@ -31,7 +28,7 @@ class ClipBox:
         sender = self.pc.addTrack(self.player.video)
         for transceiver in self.pc.getTransceivers():
             if transceiver.sender is sender:
-                transceiver.setCodecPreferences(h264())
+                transceiver.setCodecPreferences(h264_codecs())
         await self.pc.setLocalDescription(await self.pc.createOffer())
         return self.pc.localDescription.sdp
 
