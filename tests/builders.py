@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import pyotp
 from sqlalchemy.orm import Session
@@ -21,6 +22,7 @@ from services.registry.deps import Registry
 from services.registry.owners import schemas as s
 from services.registry.owners import service as owners
 from services.registry.owners.models import Camera, Owner, Site
+from services.registry.requests.models import FootageRequest, FootageRequestCamera
 
 PASSWORD = "correct horse battery staple"
 _seq = itertools.count(1)
@@ -116,3 +118,20 @@ def owner_row(db: Session, person: Person) -> Owner:
     owner = db.get(Owner, person.owner_id)
     assert owner is not None
     return owner
+
+
+def make_request_row(db: Session, agency: Agency, camera: Camera, *, case_number: str = "2026-000123",
+                     legal_basis: str = "owner_consent", state: str = "pending", hours_ago: float = 6.0,
+                     created_by: Person | None = None) -> FootageRequest:
+    """A footage request stored directly (for tests of evidence and reports that need one, not of requesting)."""
+    now = datetime.now(UTC)
+    request = FootageRequest(agency_id=agency.id, owner_id=camera.owner_id, case_number=case_number,
+                             legal_basis=legal_basis, window_start_at=now - timedelta(hours=hours_ago),
+                             window_end_at=now - timedelta(hours=hours_ago - 1), message="Please share footage.",
+                             due_at=now + timedelta(days=7), state=state,
+                             created_by=created_by.account.id if created_by else None)
+    db.add(request)
+    db.flush()
+    db.add(FootageRequestCamera(request_id=request.id, camera_id=camera.id, camera_label=camera.label))
+    db.flush()
+    return request

@@ -6,6 +6,9 @@
     ├── Forbidden           403       authenticated, but this role or agency may not do this
     ├── NotFound            404       no such object, or not one the caller may know exists
     ├── Conflict            409       the object exists already, or its state forbids the change
+    ├── Gone                410       the object existed but is no longer available (expired link, deleted file)
+    ├── TooLarge            413       the body is over a size cap
+    ├── UnsupportedMedia    415       the content is not of an allowed type (checked by content, not by name)
     ├── Locked              423       the account is locked after too many failed logins
     └── RateLimited         429       too many attempts from one source
 
@@ -59,6 +62,18 @@ class Conflict(LookoutError):
     code = "conflict"
 
 
+class Gone(LookoutError):
+    code = "gone"
+
+
+class TooLarge(LookoutError):
+    code = "too_large"
+
+
+class UnsupportedMedia(LookoutError):
+    code = "unsupported_media_type"
+
+
 class Locked(LookoutError):
     code = "locked"
 
@@ -73,6 +88,9 @@ STATUS: dict[type[LookoutError], int] = {
     Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
+    Gone: 410,
+    TooLarge: 413,
+    UnsupportedMedia: 415,
     Locked: 423,
     RateLimited: 429,
 }

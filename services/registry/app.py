@@ -18,14 +18,17 @@ from services.registry.accounts.service import AuthKit
 from services.registry.accounts.tokens import TokenIssuer, load_signing_key
 from services.registry.agencies import api as agencies_api
 from services.registry.audit import api as audit_api
+from services.registry.canvass import api as canvass_api
 from services.registry.crypto import load_cipher
 from services.registry.deps import Registry
 from services.registry.devices import api as devices_api
 from services.registry.devices.broker import BrokerAccounts, NoBrokerAccounts
+from services.registry.evidence import api as evidence_api
 from services.registry.geocoding import build_geocoder
 from services.registry.outbox import api as outbox_api
 from services.registry.outbox.relay import OutboxRelay
 from services.registry.owners import api as owners_api
+from services.registry.requests import api as requests_api
 from services.registry.search import api as search_api
 from services.registry.settings import RegistrySettings
 from services.registry.stats import api as stats_api
@@ -78,6 +81,7 @@ def create_app(settings: RegistrySettings | None = None, *, registry: Registry |
     install_metrics(app, service="registry")
 
     app.include_router(health_router(lambda: ping(registry.engine)))
-    for module in (accounts_api, agencies_api, owners_api, devices_api, outbox_api, search_api, audit_api, stats_api):
+    for module in (accounts_api, agencies_api, owners_api, devices_api, outbox_api, search_api, audit_api, stats_api,
+                   requests_api, evidence_api, canvass_api):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     return app

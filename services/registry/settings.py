@@ -111,6 +111,63 @@ class MqttSettings(LookoutSettings):
     max_backoff_s: float = 30.0
 
 
+class EvidenceSettings(LookoutSettings):
+    """Where evidence files go, what is accepted, and how long links and files live."""
+
+    model_config = SettingsConfigDict(env_prefix="REGISTRY_EVIDENCE_")
+
+    storage: Literal["local", "s3"] = "local"
+    folder: str = "var/evidence"  # storage=local: never served directly, only through signed links
+    s3_endpoint_url: str | None = None  # any S3-compatible store; empty means AWS
+    s3_bucket: str = "lookout-evidence"
+    s3_region: str = "us-east-1"
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = None
+    s3_prefix: str = "evidence/"
+    max_upload_bytes: int = 4 * 1024**3
+    chunk_bytes: int = 1024 * 1024  # read and hashed this much at a time: memory does not grow with file size
+    # Checked by sniffing the first bytes, never by the file name or the client's Content-Type.
+    allowed_types: list[str] = Field(default_factory=lambda: [
+        "video/mp4", "video/quicktime", "video/x-matroska", "video/webm", "video/x-msvideo", "video/mp2t",
+        "image/jpeg", "image/png"])
+    link_ttl_s: int = 300  # signed download links
+    link_key: str = ""  # HMAC key of download links; empty: derived from the data key
+    retention_days: int = 365  # per-agency default (agency.evidence_retention_days overrides)
+    upload_idle_s: int = 24 * 3600  # an unfinished upload left this long is removed
+    sweep_interval_s: float = 300.0  # how often expiry and retention run inside the service
+
+
+class RequestSettings(LookoutSettings):
+    """Footage requests: limits on what an investigator may ask for."""
+
+    model_config = SettingsConfigDict(env_prefix="REGISTRY_REQUESTS_")
+
+    max_cameras: int = 100
+    max_window_h: float = 72.0
+    max_due_days: int = 90
+    default_due_days: int = 14
+
+
+class MailSettings(LookoutSettings):
+    """How owners are notified: SMTP through the notification outbox (or off)."""
+
+    model_config = SettingsConfigDict(env_prefix="REGISTRY_MAIL_")
+
+    backend: Literal["smtp", "log", "none"] = "log"  # log: write the message to the log (the demo)
+    host: str = "127.0.0.1"
+    port: int = 25
+    username: str | None = None
+    password: str | None = None
+    starttls: bool = False
+    use_tls: bool = False
+    timeout_s: float = 10.0
+    from_address: str = "lookout@localhost"
+    poll_interval_s: float = 2.0
+    batch_size: int = 50
+    max_attempts: int = 20
+    max_backoff_s: float = 3600.0
+
+
 class RegistrySettings(LookoutSettings):
     """All registry settings together."""
 
@@ -124,4 +181,7 @@ class RegistrySettings(LookoutSettings):
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
     devices: DeviceSettings = Field(default_factory=DeviceSettings)
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    evidence: EvidenceSettings = Field(default_factory=EvidenceSettings)
+    requests: RequestSettings = Field(default_factory=RequestSettings)
+    mail: MailSettings = Field(default_factory=MailSettings)
     public_url: str = "http://127.0.0.1:8000"

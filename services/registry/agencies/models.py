@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.registry.database import Base, UTCDateTime, multipolygon_column, new_id, utcnow
@@ -20,6 +20,8 @@ class Agency(Base):
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     jurisdiction: Mapped[object] = mapped_column(multipolygon_column())
+    # Days evidence is kept after it is stored; empty means REGISTRY_EVIDENCE_RETENTION_DAYS.
+    evidence_retention_days: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
