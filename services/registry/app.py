@@ -25,6 +25,7 @@ from services.registry.devices import api as devices_api
 from services.registry.devices.broker import BrokerAccounts, NoBrokerAccounts
 from services.registry.evidence import api as evidence_api
 from services.registry.geocoding import build_geocoder
+from services.registry.notify.sender import NotificationSender
 from services.registry.outbox import api as outbox_api
 from services.registry.outbox.relay import OutboxRelay
 from services.registry.owners import api as owners_api
@@ -58,9 +59,10 @@ def build_registry(settings: RegistrySettings) -> Registry:
                          staff_session_max_s=sec.staff_session_max_s)
     ph = hasher(sec)
     kit = AuthKit(cipher=load_cipher(sec), hasher=ph, issuer=issuer, settings=sec, dummy_hash=ph.hash("unknown"))
+    from services.registry.evidence.storage import build_storage  # evidence files: local folder or S3
     return Registry(settings=settings, engine=engine, sessions=session_factory(engine), kit=kit,
                     verifier=issuer.verifier(), geocoder=build_geocoder(settings.geocoder),
-                    broker=build_broker_accounts(settings))
+                    broker=build_broker_accounts(settings), storage=build_storage(settings.evidence))
 
 
 def create_app(settings: RegistrySettings | None = None, *, registry: Registry | None = None) -> FastAPI:
@@ -71,7 +73,8 @@ def create_app(settings: RegistrySettings | None = None, *, registry: Registry |
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         relay = OutboxRelay(registry.engine, registry.settings.mqtt) if registry.settings.mqtt.host else None
-        async with relay.running() if relay else nullcontext():
+        sender = NotificationSender(registry.engine, registry.settings.mail, registry.kit.cipher)
+        async with relay.running() if relay else nullcontext(), sender.running():
             yield
         registry.engine.dispose()
 
