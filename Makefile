@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 # The demo's simulated camera is GStreamer's RTSP server (tests/support/rtsp_server.py) on the system Python.
 APT_CAMERA := python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
 	gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
-APT_RUN := libsqlite3-mod-spatialite python3-venv python3-dev $(APT_CAMERA)
+APT_RUN := libsqlite3-mod-spatialite python3-venv python3-dev fonts-dejavu-core $(APT_CAMERA)
 APT_TEST := $(APT_RUN) postgresql postgresql-postgis mosquitto ffmpeg chromium
 HOST ?= 127.0.0.1
 PORT ?= 8000

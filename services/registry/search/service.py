@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import functools
+import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from shapely.geometry import Point
@@ -25,6 +26,7 @@ from services.registry.search.schemas import Along, CameraHit, Near, SearchReque
 from services.registry.settings import SearchSettings
 
 SEARCH_ROLES = (Role.INVESTIGATOR, Role.SUPERVISOR, Role.INTEGRATOR)
+FUTURE_SKEW = timedelta(minutes=5)  # clocks of callers and server disagree a little
 
 
 @dataclass(frozen=True)
@@ -93,35 +95,47 @@ def _hit(row: Any, reference: tuple[float, float] | None, age_days: float | None
     )
 
 
+def incident_age_days(incident_at: datetime | None, *, now: datetime, field: str = "incident_at") -> float | None:
+    """Days from the incident to now, for the retention estimate (None without a time); the future is refused."""
+    if incident_at is None:
+        return None
+    age = now - incident_at
+    if age < -FUTURE_SKEW:
+        raise InvalidInput(f"{field} is in the future", field=field)
+    return max(age.total_seconds(), 0) / 86400
+
+
+def find_cameras(session: Session, *, agency_id: uuid.UUID, area: Near | Within | Along, limits: SearchSettings,
+                 incident_point: LonLat | None = None, age_days: float | None = None, offset: int = 0,
+                 limit: int) -> list[CameraHit]:
+    """Cameras of the agency (and agencies sharing with it) in the area, nearest first. No role check, no audit."""
+    found = _area(area, limits)
+    reference = (incident_point.lon, incident_point.lat) if incident_point else found.reference
+    # One round trip: the agencies sharing with the caller are a subquery of the search itself.
+    params = {**found.params, "agency_id": agency_id, "offset": offset, "limit": limit}
+    statement = _statement(session.get_bind().dialect.name, found.kind)
+    return [_hit(r, reference, age_days) for r in session.connection().execute(statement, params)]
+
+
 def search_cameras(session: Session, *, caller: Caller, request: SearchRequest,
                    limits: SearchSettings) -> SearchResult:
     """Cameras of the caller's agency (and agencies sharing with it) in the area, nearest first."""
     require_role(caller.principal, *SEARCH_ROLES, scope="cameras:search")
     now = utcnow()
-    age_days = None
-    if request.incident_at is not None:
-        age = now - request.incident_at
-        if age < -timedelta(minutes=5):
-            raise InvalidInput("incident_at is in the future", field="incident_at")
-        age_days = max(age.total_seconds(), 0) / 86400
+    age_days = incident_age_days(request.incident_at, now=now)
     page_size = request.page_size or limits.default_page_size
     if page_size > limits.max_page_size:
         raise InvalidInput(f"page_size above the cap of {limits.max_page_size}", field="page_size")
-    area = _area(request.area, limits)
-    reference = ((request.incident_point.lon, request.incident_point.lat) if request.incident_point
-                 else area.reference)
     assert caller.principal.agency_id is not None  # every search role belongs to an agency
-    # One round trip: the agencies sharing with the caller are a subquery of the search itself.
-    params = {**area.params, "agency_id": caller.principal.agency_id, "offset": (request.page - 1) * page_size,
-              "limit": page_size + 1}
-    statement = _statement(session.get_bind().dialect.name, area.kind)
-    rows = session.connection().execute(statement, params).all()
-    items = [_hit(r, reference, age_days) for r in rows[:page_size]]
+    hits = find_cameras(session, agency_id=caller.principal.agency_id, area=request.area, limits=limits,
+                        incident_point=request.incident_point, age_days=age_days,
+                        offset=(request.page - 1) * page_size, limit=page_size + 1)
+    items = hits[:page_size]
     audit.record(session, caller=caller, action="camera.search", object_type="area", case_number=request.case_number,
                  detail={"area": request.area.type, "results": len(items), "page": request.page})
     session.commit()
     return SearchResult(case_number=request.case_number, page=request.page, page_size=page_size,
-                        has_more=len(rows) > page_size, items=items, searched_at=now)
+                        has_more=len(hits) > page_size, items=items, searched_at=now)
 
 
 def as_geojson(result: SearchResult) -> dict[str, Any]:
