@@ -31,7 +31,7 @@ from services.registry.database import utcnow
 from services.registry.owners.models import Owner
 from services.registry.settings import SecuritySettings
 
-INTEGRATOR_SCOPES = frozenset({"cameras:search", "registry:sync"})
+INTEGRATOR_SCOPES = frozenset({"cameras:search", "registry:sync", "requests:write"})
 
 
 @dataclass(frozen=True)

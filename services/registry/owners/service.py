@@ -24,6 +24,7 @@ from services.registry.geocoding import Geocoder
 from services.registry.outbox import events
 from services.registry.owners import schemas as s
 from services.registry.owners.models import Camera, Owner, Site
+from services.registry.requests.service import close_for_owner
 from services.registry.stats.service import record_camera_change
 
 MANAGERS = (Role.ADVOCATE, Role.SUPERVISOR)
@@ -126,6 +127,7 @@ def delete_owner(session: Session, *, caller: Caller, broker: BrokerAccounts,
         events.camera_changed(session, camera, deleted=True)
     for site in sites:
         events.site_changed(session, site, deleted=True)
+    close_for_owner(session, caller=caller, owner_id=owner.id)  # open requests end; the rows lose the owner
     account = session.get(Account, owner.account_id) if owner.account_id else None
     session.execute(delete(Camera).where(Camera.owner_id == owner.id))
     session.execute(delete(Site).where(Site.owner_id == owner.id))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class MonthCount(BaseModel):
@@ -22,6 +22,14 @@ class ProgramStats(BaseModel):
     months: list[MonthCount]
 
 
+class RequestMonth(BaseModel):
+    """Footage requests an agency made in one month, by legal basis and by where they stand now."""
+
+    total: int
+    by_legal_basis: dict[str, int]
+    by_outcome: dict[str, int]
+
+
 class AgencyTransparency(BaseModel):
     """Aggregate numbers an agency publishes; never an individual camera or person."""
 
@@ -31,6 +39,8 @@ class AgencyTransparency(BaseModel):
     cameras_core_integrated: int
     searches_by_month: dict[str, int]
     contact_views_by_month: dict[str, int]
+    requests_by_month: dict[str, RequestMonth] = Field(
+        default_factory=dict, description="counted in the month a request was made, by its current state")
 
 
 class TransparencyReport(BaseModel):

@@ -144,7 +144,7 @@ def test_transparency_is_public_and_aggregate(client: TestClient, db: Session, r
     [entry] = [a for a in r.json()["agencies"] if a["agency"] == agency.slug]
     assert entry == {"agency": agency.slug, "name": agency.name, "cameras_registered": 3,
                      "cameras_core_integrated": 1, "searches_by_month": {month: 1},
-                     "contact_views_by_month": {month: 1}}
+                     "contact_views_by_month": {month: 1}, "requests_by_month": {}}
     assert set(r.json()) == {"generated_at", "agencies"}
     leaks = [str(c.id) for c in cameras] + [str(site.id), str(owner.owner_id), str(owner.account.id),
                                             str(investigator.account.id), "det-sergeant-visible", case, reason,
