@@ -21,7 +21,7 @@ PYTEST_ARGS ?=
 
 PROTO_SRC := proto/lookout/v1/lookout.proto
 
-.PHONY: proto run panic watch-alerts live test lint typecheck unit integration bench-registry bench-alerts bench-streams totp system-run system-test venv clean help
+.PHONY: proto run panic watch-alerts live test lint typecheck unit integration bench-registry bench-alerts bench-streams bench-evidence totp system-run system-test venv clean help
 
 help:
 	@echo "make run             start the demo (SQLite + SpatiaLite) on http://$(HOST):$(PORT)"
@@ -29,6 +29,7 @@ help:
 	@echo "make bench-registry  search benchmark on PostGIS (CAMERAS=1000000 QUERIES=2000)"
 	@echo "make bench-alerts    press-to-dashboard latency (SLOW=60 presses at 1/s, FAST=2000 at 100/s)"
 	@echo "make bench-streams   live video: press to first frame, edge and relay CPU (TRIES=10; SOAK=1: 30 min soak)"
+	@echo "make bench-evidence  evidence upload: MB/s and server peak memory at 100 MiB and 1 GiB (SIZES_MIB=100,1024)"
 	@echo "make panic           press the demo CORE box's panic button (while make run runs)"
 	@echo "make watch-alerts    follow the demo dispatcher's live alert feed"
 	@echo "make live            print the demo dispatcher's live-video dashboard link"
@@ -105,6 +106,11 @@ TRIES ?= 10
 SOAK ?=
 bench-streams: system-test venv
 	$(BIN)/python -m tests.bench.live_video --tries $(TRIES) $(if $(SOAK),--soak)
+
+SIZES_MIB ?= 100,1024
+PATCH_MIB ?= 64
+bench-evidence: system-run venv
+	$(BIN)/python -m tests.bench.evidence_upload --sizes-mib $(SIZES_MIB) --patch-mib $(PATCH_MIB)
 
 proto: venv
 	$(BIN)/python -m grpc_tools.protoc -I proto --python_out=proto --pyi_out=proto $(PROTO_SRC)

@@ -18,7 +18,7 @@ from services.registry.accounts.tokens import TokenIssuer
 from services.registry.app import build_registry, create_app
 from services.registry.deps import Registry, get_session
 from services.registry.migrate import upgrade
-from services.registry.settings import DatabaseSettings, RegistrySettings, SecuritySettings
+from services.registry.settings import DatabaseSettings, EvidenceSettings, RegistrySettings, SecuritySettings
 from tests.support.pgcluster import PgCluster
 
 BACKENDS = ("postgis", "spatialite")
@@ -43,7 +43,8 @@ def registry_settings(url: str, folder: Path) -> RegistrySettings:
     """Settings for a test registry: its own keys, and a cheaper (still Argon2id) password hash."""
     security = SecuritySettings(signing_key_file=str(folder / "signing.pem"), data_keys=Fernet.generate_key().decode(),
                                 argon2_time_cost=1, argon2_memory_kib=8 * 1024)
-    return RegistrySettings(database=DatabaseSettings(url=url), security=security)
+    return RegistrySettings(database=DatabaseSettings(url=url), security=security,
+                            evidence=EvidenceSettings(folder=str(folder / "evidence")))
 
 
 @pytest.fixture(scope="session")

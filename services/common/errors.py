@@ -145,7 +145,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
-        field = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path"))
+        field = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header"))
         message = f"{field}: {first.get('msg')}" if field else str(first.get("msg"))
         log.info("refused %s %s: %s", request.method, request.url.path, message)
         body = error_body("invalid_input", message, field or None)

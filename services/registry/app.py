@@ -12,6 +12,7 @@ from services.common.errors import ERROR_RESPONSES, install_error_handlers
 from services.common.health import health_router
 from services.common.logs import configure_logging
 from services.common.metrics import install_metrics
+from services.registry import maintenance
 from services.registry.accounts import api as accounts_api
 from services.registry.accounts.passwords import hasher
 from services.registry.accounts.service import AuthKit
@@ -74,7 +75,7 @@ def create_app(settings: RegistrySettings | None = None, *, registry: Registry |
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         relay = OutboxRelay(registry.engine, registry.settings.mqtt) if registry.settings.mqtt.host else None
         sender = NotificationSender(registry.engine, registry.settings.mail, registry.kit.cipher)
-        async with relay.running() if relay else nullcontext(), sender.running():
+        async with relay.running() if relay else nullcontext(), sender.running(), maintenance.running(registry):
             yield
         registry.engine.dispose()
 

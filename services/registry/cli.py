@@ -36,8 +36,9 @@ agreement_app = typer.Typer(help="Sharing agreements between agencies.", no_args
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 demo_app = typer.Typer(help="The demo data of `make run`.", no_args_is_help=True)
 outbox_app = typer.Typer(help="The registry's event outbox.", no_args_is_help=True)
+evidence_app = typer.Typer(help="Evidence bundles (offline: no settings or database needed).", no_args_is_help=True)
 for sub, name in ((db_app, "db"), (agency_app, "agency"), (account_app, "account"), (agreement_app, "agreement"),
-                  (audit_app, "audit"), (demo_app, "demo"), (outbox_app, "outbox")):
+                  (audit_app, "audit"), (demo_app, "demo"), (outbox_app, "outbox"), (evidence_app, "evidence")):
     app.add_typer(sub, name=name)
 
 
@@ -185,6 +186,23 @@ def outbox_relay() -> None:
     asyncio.run(OutboxRelay(registry.engine, registry.settings.mqtt).run_until_signalled())
 
 
+@evidence_app.command("verify")
+def evidence_verify(bundle: Annotated[Path, typer.Argument(help="the ZIP exported by POST /v1/cases/{case}/export")]
+                    ) -> None:
+    """Check an evidence bundle offline: every file's size and SHA-256, the manifest's hash, nothing extra."""
+    from services.registry.evidence.verify import render, verify_bundle
+
+    report = verify_bundle(str(bundle))
+    for line in render(report):
+        typer.echo(line)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     """Entry point of the `lookout` command."""
     sys.exit(app())
+
+
+if __name__ == "__main__":  # `python -m services.registry.cli ...`, as the console script does
+    main()

@@ -16,6 +16,7 @@ from services.common.errors import Unauthenticated
 from services.registry.accounts.service import AuthKit
 from services.registry.context import Caller
 from services.registry.devices.broker import BrokerAccounts, NoBrokerAccounts
+from services.registry.evidence.storage import LocalStorage, Storage
 from services.registry.geocoding import Geocoder
 from services.registry.settings import RegistrySettings
 
@@ -33,6 +34,7 @@ class Registry:
     verifier: TokenVerifier
     geocoder: Geocoder
     broker: BrokerAccounts = field(default_factory=NoBrokerAccounts)
+    storage: Storage = field(default_factory=lambda: LocalStorage("var/evidence"))  # build_registry: the settings'
 
 
 # The dependencies below that do no I/O are `async`: FastAPI would run a plain `def` in the threadpool,

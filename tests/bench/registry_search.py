@@ -38,8 +38,9 @@ from services.registry.migrate import upgrade
 from services.registry.search.schemas import Near, SearchRequest
 from services.registry.search.service import search_cameras
 from services.registry.settings import DatabaseSettings, RegistrySettings, SecuritySettings
-from tests.support.pgcluster import PgCluster, free_port
+from tests.support.pgcluster import PgCluster
 from tests.support.processes import stop_process
+from tests.support.registry_api import start_registry_api
 
 RADIUS_M = 300.0
 PAGE = 50  # the service's default page size; it fetches one more row to know whether there is a next page
@@ -242,28 +243,11 @@ def timed(fn: Callable[[Query], list[Any]], queries: list[Query]) -> tuple[list[
 
 def start_api(registry: Registry, folder: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
     """uvicorn serving the registry app on a free port, with the same database and keys."""
-    port = free_port()
     sec = registry.settings.security
-    env = {**os.environ, "REGISTRY_DATABASE_URL": registry.settings.database.url,
-           "REGISTRY_SIGNING_KEY_FILE": sec.signing_key_file, "REGISTRY_DATA_KEYS": sec.data_keys,
-           "REGISTRY_ARGON2_TIME_COST": "1", "REGISTRY_ARGON2_MEMORY_KIB": "8192", "LOOKOUT_LOG_LEVEL": "WARNING"}
-    cmd = [sys.executable, "-m", "uvicorn", "--factory", "services.registry.app:create_app", "--host", "127.0.0.1",
-           "--port", str(port), "--workers", str(workers), "--no-access-log", "--log-level", "warning"]
-    with open(folder / "uvicorn.log", "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"uvicorn exited: {(folder / 'uvicorn.log').read_text()[-2000:]}")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1, trust_env=False).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    proc.terminate()
-    raise TimeoutError("uvicorn did not become healthy within 60 s")
+    return start_registry_api({"REGISTRY_DATABASE_URL": registry.settings.database.url,
+                               "REGISTRY_SIGNING_KEY_FILE": sec.signing_key_file, "REGISTRY_DATA_KEYS": sec.data_keys,
+                               "REGISTRY_ARGON2_TIME_COST": "1", "REGISTRY_ARGON2_MEMORY_KIB": "8192",
+                               "LOOKOUT_LOG_LEVEL": "WARNING"}, folder, workers=workers)
 
 
 def api_caller(client: httpx.Client) -> Callable[[Query], list[Any]]:

@@ -265,3 +265,7 @@ def test_matrix_covers_every_request_route() -> None:
     routes = {(method, route.path) for route in requests_api.router.routes if isinstance(route, APIRoute)
               for method in route.methods or ()}
     assert routes == {(c.method, c.route) for c in CASES}
+
+
+# The routes this module's permission matrix covers (test_permissions.test_matrix_covers_every_route counts them).
+MATRIX_ROUTES = frozenset((c.method, c.route) for c in CASES)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 PUBLIC = {"/v1/agencies", "/v1/transparency", "/v1/owners/signup", "/.well-known/jwks.json", "/v1/auth/login",
-          "/v1/auth/refresh", "/healthz", "/readyz", "/v1/devices/enroll"}
+          "/v1/auth/refresh", "/healthz", "/readyz", "/v1/devices/enroll",
+          "/v1/evidence/download/{token}"}  # the short-lived signed link is the credential
 
 
 def test_health_ready_and_metrics(client: TestClient) -> None:

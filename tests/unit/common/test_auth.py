@@ -244,6 +244,8 @@ def test_require_role_integrator_scopes() -> None:
 @pytest.mark.parametrize("klass,status,code", [
     (errors.InvalidInput, 422, "invalid_input"), (errors.Unauthenticated, 401, "unauthenticated"),
     (errors.Forbidden, 403, "forbidden"), (errors.NotFound, 404, "not_found"), (errors.Conflict, 409, "conflict"),
+    (errors.Gone, 410, "gone"),
+    (errors.TooLarge, 413, "too_large"), (errors.UnsupportedMedia, 415, "unsupported_media_type"),
     (errors.Locked, 423, "locked"), (errors.RateLimited, 429, "rate_limited"), (errors.LookoutError, 400, "error"),
 ])
 def test_status_table(klass: type[LookoutError], status: int, code: str) -> None:
@@ -255,11 +257,11 @@ def test_status_table(klass: type[LookoutError], status: int, code: str) -> None
 
 
 def test_subclass_inherits_status() -> None:
-    class Gone(errors.NotFound):
-        code = "gone"
+    class Vanished(errors.NotFound):
+        code = "vanished"
 
-    assert errors.status_for(Gone("deleted")) == 404
-    assert set(errors.STATUS.values()) == {401, 403, 404, 409, 422, 423, 429}
+    assert errors.status_for(Vanished("deleted")) == 404
+    assert set(errors.STATUS.values()) == {401, 403, 404, 409, 410, 413, 415, 422, 423, 429}
 
 
 class Body(BaseModel):
