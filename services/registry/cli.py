@@ -187,15 +187,27 @@ def outbox_relay() -> None:
 
 
 @evidence_app.command("verify")
-def evidence_verify(bundle: Annotated[Path, typer.Argument(help="the ZIP exported by POST /v1/cases/{case}/export")]
-                    ) -> None:
+def evidence_verify(
+    bundle: Annotated[Path, typer.Argument(help="the ZIP exported by POST /v1/cases/{case}/export")],
+    jwks: Annotated[Path | None, typer.Option(help="the registry's key set (saved /.well-known/jwks.json): also "
+                                                   "prove the manifest is the registry's")] = None,
+) -> None:
     """Check an evidence bundle offline: every file's size and SHA-256, the manifest's hash, nothing extra."""
+    from services.registry.evidence import signature
     from services.registry.evidence.verify import render, verify_bundle
 
+    signed = True
+    if jwks is None:
+        kid = signature.key_id(str(bundle))
+        typer.echo(f"signature: {'by key ' + kid + ', ' if kid else 'none, '}not checked (pass --jwks)")
+    else:
+        check = signature.check_signature(str(bundle), jwks)
+        typer.echo(f"{'OK' if check.ok else 'FAILED'} signature: {check.message}")
+        signed = check.ok
     report = verify_bundle(str(bundle))
-    for line in render(report):
+    for line in render(report):  # the verdict on the files comes last
         typer.echo(line)
-    if not report.ok:
+    if not (report.ok and signed):
         raise typer.Exit(1)
 
 

@@ -56,6 +56,10 @@ class TokenIssuer:
     def _sign(self, claims: dict[str, Any]) -> str:
         return jwt.encode(claims, self._key, algorithm="EdDSA", headers={"kid": self.kid})
 
+    def sign_statement(self, claims: dict[str, Any]) -> str:
+        """A JWS over `claims` (not a token: no audience, no expiry), checkable with the published JWKS."""
+        return self._sign({**claims, "iss": ISSUER, "iat": int(time.time())})
+
     def issue(self, claims: dict[str, Any], *, auth_time: int, session_max_s: int) -> TokenPair:
         """An access token (short) and a refresh token that dies when the sign-in session must end."""
         now = int(time.time())

@@ -160,7 +160,8 @@ def export_case(case_number: Annotated[str, Path(min_length=3, max_length=64, pa
     # Unnamed: nothing is left on disk whatever happens; the streaming generator closes it.
     fh = tempfile.TemporaryFile(prefix="lookout-export-")  # noqa: SIM115
     try:
-        done = bundle.export_case(session, caller=caller, storage=registry.storage, case_number=case_number, out=fh)
+        done = bundle.export_case(session, caller=caller, storage=registry.storage, case_number=case_number, out=fh,
+                                  sign=registry.kit.issuer.sign_statement)
         size = fh.tell()
         fh.seek(0)
     except BaseException:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any
@@ -27,7 +28,7 @@ from services.registry.context import Caller
 from services.registry.database import utcnow
 from services.registry.evidence.models import EvidenceFile
 from services.registry.evidence.storage import Storage
-from services.registry.evidence.verify import FORMAT, MANIFEST, MANIFEST_HASH
+from services.registry.evidence.verify import FORMAT, MANIFEST, MANIFEST_HASH, SIGNATURE
 from services.registry.requests.access import STAFF, may_see
 from services.registry.requests.models import FootageRequest
 
@@ -126,7 +127,7 @@ def _manifest(caller: Caller, agency: Agency | None, case_number: str, requests:
 
 
 def export_case(session: Session, *, caller: Caller, storage: Storage, case_number: str, out: IO[bytes],
-                now: datetime | None = None) -> Exported:
+                sign: Callable[[dict[str, Any]], str] | None = None, now: datetime | None = None) -> Exported:
     """Write the bundle of every stored file of the case the caller may see to `out`; audited, committed."""
     require_role(caller.principal, *STAFF)
     now = now or utcnow()
@@ -141,6 +142,9 @@ def export_case(session: Session, *, caller: Caller, storage: Storage, case_numb
         digest = hashlib.sha256(raw).hexdigest()
         bundle.writestr(MANIFEST, raw, compress_type=zipfile.ZIP_DEFLATED)
         bundle.writestr(MANIFEST_HASH, f"{digest}  {MANIFEST}\n")
+        if sign is not None:
+            bundle.writestr(SIGNATURE, sign({"typ": "evidence-manifest", "case_number": case_number,
+                                             "manifest_sha256": digest}) + "\n")
     audit.record(session, caller=caller, action="evidence.exported", object_type="case", object_id=case_number,
                  agency_id=caller.principal.agency_id, case_number=case_number,
                  detail={"files": len(files), "manifest_sha256": digest, "file_ids": [str(f.id) for f in files],

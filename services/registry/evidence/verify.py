@@ -5,8 +5,10 @@ and every file under `files/`. It is intact when the manifest's hash matches, ev
 the listed size and SHA-256, nothing else is in the archive, and no member name could escape the folder it is
 unpacked into. Anyone can run this (`lookout evidence verify bundle.zip`, or `python verify.py bundle.zip`).
 
-The manifest hash catches accidental corruption and careless edits; to prove the manifest is the one the registry
-issued, compare its SHA-256 with the `evidence.exported` event in the registry's hash-chained audit log.
+The manifest hash catches accidental corruption and careless edits. To prove the manifest is the one the registry
+issued, `manifest.sig` carries the registry's signature over that hash (checked by signature.py against the
+registry's published key set: `lookout evidence verify --jwks jwks.json`), and the same hash is in the
+`evidence.exported` event of the registry's hash-chained audit log.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 MANIFEST = "manifest.json"
 MANIFEST_HASH = "manifest.sha256"
+SIGNATURE = "manifest.sig"  # the registry's JWS over the manifest hash: see signature.py
 FORMAT = "lookout-evidence-bundle/1"
 CHUNK = 1024 * 1024
 MAX_MANIFEST = 64 * 1024 * 1024
@@ -146,7 +149,7 @@ def verify_bundle(path: str) -> Report:
                 result = _check_file(bundle, members, entry)
                 report.files.append(result)
                 listed.add(result.path)
-            extra = sorted(set(members) - listed - {MANIFEST, MANIFEST_HASH})
+            extra = sorted(set(members) - listed - {MANIFEST, MANIFEST_HASH, SIGNATURE})
             report.problems.extend(f"{name} is in the bundle but not in the manifest" for name in extra)
         except (OSError, zipfile.BadZipFile, RuntimeError, ValueError) as exc:
             report.problems.append(f"the archive is damaged: {exc}")

@@ -88,7 +88,7 @@ def test_export_then_verify_offline(client: TestClient, db: Session, registry: R
         assert z.read("manifest.sha256").decode().split()[0] == hashlib.sha256(z.read("manifest.json")).hexdigest()
         assert z.getinfo(f"files/{ids[0]}-front door.mp4").compress_type == zipfile.ZIP_STORED
         assert z.read(f"files/{ids[0]}-front door.mp4") == big_mp4
-    assert names == sorted(["manifest.json", "manifest.sha256", f"files/{ids[0]}-front door.mp4",
+    assert names == sorted(["manifest.json", "manifest.sha256", "manifest.sig", f"files/{ids[0]}-front door.mp4",
                             f"files/{ids[1]}-still.jpg", f"files/{ids[2]}-garage.mkv"])
     assert manifest["case_number"] == CASE and manifest["agency"]["id"] == str(world.agency.id)
     assert manifest["exported_by"] == {"account_id": str(world.investigator.account.id), "role": "investigator"}

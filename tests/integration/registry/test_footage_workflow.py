@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import subprocess
 import sys
 import uuid
@@ -188,10 +189,18 @@ def test_request_to_verified_bundle_then_expiry_and_retention(stack: Stack, tmp_
     exported = stack.call("supervisor", "POST", f"/v1/cases/{CASE}/export")
     assert exported.status_code == 200, exported.text
     bundle.write_bytes(exported.content)
-    assert _verify(bundle).returncode == 0
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(stack.call("", "GET", "/.well-known/jwks.json").text)
+    checked = _verify(bundle, "--jwks", str(jwks))
+    assert checked.returncode == 0 and "OK signature" in checked.stdout, checked.stdout + checked.stderr
     tampered = _tamper(bundle, tmp_path / "tampered.zip")
     failed = _verify(tampered)
     assert failed.returncode == 1 and files[0]["id"] in failed.stdout + failed.stderr
+    # A careful forger also rewrites the manifest and its hash: the files check out, the registry's signature not.
+    forged = _tamper(bundle, tmp_path / "forged.zip", rewrite_manifest=True)
+    assert _verify(forged).returncode == 0
+    refused = _verify(forged, "--jwks", str(jwks))
+    assert refused.returncode == 1 and "manifest was replaced" in refused.stdout
 
     # Carol never answers: past the due date her request expires; 31 days on, Alice's video is deleted.
     carol = _ask(stack, ["Gate"], due_at=(datetime.now(UTC) + timedelta(days=1)).isoformat())[0]
@@ -221,19 +230,29 @@ def _check_custody_and_counts(stack: Stack) -> None:
     assert "owner_consent" in flat and "declined" in flat and "expired" in flat
 
 
-def _verify(bundle: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "services.registry.cli", "evidence", "verify", str(bundle)],
+def _verify(bundle: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "services.registry.cli", "evidence", "verify", str(bundle), *options],
                           cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
 
 
-def _tamper(source: Path, target: Path) -> Path:
-    """A copy of the bundle with one byte of its video changed (and nothing else)."""
-    with zipfile.ZipFile(source) as src, zipfile.ZipFile(target, "w") as out:
-        for item in src.infolist():
-            data = src.read(item)
-            if item.filename.startswith("files/"):
-                data = data[:100] + bytes([data[100] ^ 1]) + data[101:]
-            out.writestr(item, data)
+def _tamper(source: Path, target: Path, *, rewrite_manifest: bool = False) -> Path:
+    """A copy of the bundle with one byte of its video changed; optionally the manifest and its hash made to match."""
+    with zipfile.ZipFile(source) as src:
+        members = {item.filename: src.read(item) for item in src.infolist()}
+    for name, data in members.items():
+        if name.startswith("files/"):
+            changed = data[:100] + bytes([data[100] ^ 1]) + data[101:]
+            members[name] = changed
+            if rewrite_manifest:
+                manifest = json.loads(members["manifest.json"])
+                for entry in manifest["files"]:
+                    entry["sha256"] = hashlib.sha256(changed).hexdigest()
+                raw = json.dumps(manifest, indent=2).encode()
+                members["manifest.json"] = raw
+                members["manifest.sha256"] = f"{hashlib.sha256(raw).hexdigest()}  manifest.json\n".encode()
+    with zipfile.ZipFile(target, "w") as out:
+        for name, data in members.items():
+            out.writestr(name, data)
     return target
 
 
