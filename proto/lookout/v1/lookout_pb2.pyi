@@ -248,16 +248,18 @@ class AlertEvent(_message.Message):
     def __init__(self, opened: _Optional[_Union[AlertOpened, _Mapping]] = ..., acknowledged: _Optional[_Union[AlertAcknowledged, _Mapping]] = ..., resolved: _Optional[_Union[AlertResolved, _Mapping]] = ...) -> None: ...
 
 class ConsentGrant(_message.Message):
-    __slots__ = ("grant_id", "starts_at", "expires_at", "revoked")
+    __slots__ = ("grant_id", "starts_at", "expires_at", "revoked", "agency_id")
     GRANT_ID_FIELD_NUMBER: _ClassVar[int]
     STARTS_AT_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     REVOKED_FIELD_NUMBER: _ClassVar[int]
+    AGENCY_ID_FIELD_NUMBER: _ClassVar[int]
     grant_id: str
     starts_at: _timestamp_pb2.Timestamp
     expires_at: _timestamp_pb2.Timestamp
     revoked: bool
-    def __init__(self, grant_id: _Optional[str] = ..., starts_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revoked: _Optional[bool] = ...) -> None: ...
+    agency_id: str
+    def __init__(self, grant_id: _Optional[str] = ..., starts_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revoked: _Optional[bool] = ..., agency_id: _Optional[str] = ...) -> None: ...
 
 class CameraChanged(_message.Message):
     __slots__ = ("camera_id", "site_id", "agency_id", "device_id", "sharing_mode", "core_enabled", "lon", "lat", "label", "deleted", "grants", "version", "changed_at")
