@@ -36,9 +36,11 @@ agreement_app = typer.Typer(help="Sharing agreements between agencies.", no_args
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 demo_app = typer.Typer(help="The demo data of `make run`.", no_args_is_help=True)
 outbox_app = typer.Typer(help="The registry's event outbox.", no_args_is_help=True)
+upkeep_app = typer.Typer(help="Upkeep the registry also does by itself while it runs.", no_args_is_help=True)
 evidence_app = typer.Typer(help="Evidence bundles (offline: no settings or database needed).", no_args_is_help=True)
 for sub, name in ((db_app, "db"), (agency_app, "agency"), (account_app, "account"), (agreement_app, "agreement"),
-                  (audit_app, "audit"), (demo_app, "demo"), (outbox_app, "outbox"), (evidence_app, "evidence")):
+                  (audit_app, "audit"), (demo_app, "demo"), (outbox_app, "outbox"), (evidence_app, "evidence"),
+                  (upkeep_app, "upkeep")):
     app.add_typer(sub, name=name)
 
 
@@ -184,6 +186,31 @@ def outbox_relay() -> None:
         typer.echo("error: set REGISTRY_MQTT_HOST (and _PORT, _USERNAME, _PASSWORD, _TLS_CA)", err=True)
         raise typer.Exit(2)
     asyncio.run(OutboxRelay(registry.engine, registry.settings.mqtt).run_until_signalled())
+
+
+@upkeep_app.command("mail")
+def upkeep_mail() -> None:
+    """Send the owner emails that are due now (a running registry does this every REGISTRY_MAIL_POLL_INTERVAL_S)."""
+    from services.registry.notify.mailers import build_mailer
+    from services.registry.notify.sender import send_due
+
+    registry = _registry()
+    mailer = build_mailer(registry.settings.mail)
+    if mailer is None:
+        typer.echo("error: REGISTRY_MAIL_BACKEND is none: nothing can be sent", err=True)
+        raise typer.Exit(2)
+    sent = send_due(registry.engine, mailer=mailer, cipher=registry.kit.cipher, settings=registry.settings.mail)
+    typer.echo(f"sent {sent} notification(s)")
+
+
+@upkeep_app.command("sweep")
+def upkeep_sweep() -> None:
+    """Expire overdue requests, delete evidence past retention, purge idle uploads (the registry does it too)."""
+    from services.registry.maintenance import sweep
+
+    report = sweep(_registry())
+    typer.echo(f"requests expired {report.requests_expired}, evidence deleted {report.evidence_deleted}, "
+               f"uploads purged {report.uploads_purged}")
 
 
 @evidence_app.command("verify")

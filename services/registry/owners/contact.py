@@ -20,7 +20,10 @@ from services.registry.owners.models import Camera, Owner, Site
 
 CONTACT_ROLES = (Role.INVESTIGATOR, Role.SUPERVISOR)
 # What an owner is shown in their feed: every time someone looked at, or asked for, their data.
-FEED_ACTIONS = ("contact.view", "contact.denied", "owner.created", "owner.deleted")
+# What an owner's access feed shows: who saw their contact, asked for or handled their footage.
+FEED_ACTIONS = ("contact.view", "contact.denied", "owner.created", "owner.deleted", "request.created",
+                "request.viewed", "request.shared", "request.share_revoked", "request.withdrawn", "request.expired",
+                "evidence.downloaded", "evidence.deleted")
 
 
 def view_contact(session: Session, *, caller: Caller, cipher: ContactCipher, camera_id: uuid.UUID,

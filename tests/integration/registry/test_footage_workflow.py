@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import os
 import subprocess
 import sys
 import uuid
@@ -274,3 +275,15 @@ def _tried(stack: Stack, request_id: str) -> bool:
     with Session(stack.registry.engine) as db:
         note = db.scalar(select(Notification).where(Notification.request_id == uuid.UUID(request_id)))
         return note is not None and note.attempts >= 1 and note.sent_at is None and note.last_error is not None
+
+
+def test_upkeep_sweep_from_the_cli_expires_an_overdue_request(stack: Stack) -> None:
+    """`lookout upkeep sweep` does by hand what the running registry does every sweep interval."""
+    [request] = _ask(stack, ["Gate"], case_number="2026-WF-0044",
+                     due_at=(datetime.now(UTC) + timedelta(seconds=2)).isoformat())
+    wait_for(lambda: datetime.now(UTC) > datetime.fromisoformat(request["due_at"]), 10, "the due date to pass")
+    ran = subprocess.run([sys.executable, "-m", "services.registry.cli", "upkeep", "sweep"], cwd=ROOT,
+                         env={**os.environ, **_env(stack.registry, stack.smtp, stack.evidence)},
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert ran.returncode == 0 and "requests expired 1," in ran.stdout, ran.stdout + ran.stderr
+    assert stack.call("carol", "GET", f"/v1/my/requests/{request['id']}").json()["state"] == "expired"

@@ -467,3 +467,13 @@ def test_owner_leaving_closes_open_requests(client: TestClient, scene: Scene, db
     assert {c["camera_id"] for c in staff["cameras"]} == {None}  # the cameras are gone, their labels stay
     declined = db.get(FootageRequest, uuid.UUID(third["id"]))
     assert declined is not None and declined.state == "declined" and declined.decline_reason is None  # her words
+
+
+def test_owner_access_feed_shows_who_asked_and_looked(client: TestClient, scene: Scene) -> None:
+    [made] = create(client, scene.investigator, scene.ann_cams)
+    assert client.get(f"/v1/requests/{made['id']}", headers=scene.investigator.headers).status_code == 200
+    feed = client.get("/v1/owners/me/access", headers=scene.ann.headers).json()
+    mine = [(e["action"], e["case_number"], e["object_id"]) for e in feed if e["action"].startswith("request.")]
+    assert ("request.created", CASE, made["id"]) in mine and ("request.viewed", CASE, made["id"]) in mine
+    others = client.get("/v1/owners/me/access", headers=scene.bob.headers).json()
+    assert not [e for e in others if e["object_id"] == made["id"]]
