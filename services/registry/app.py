@@ -20,6 +20,7 @@ from services.registry.accounts.tokens import TokenIssuer, load_signing_key
 from services.registry.agencies import api as agencies_api
 from services.registry.audit import api as audit_api
 from services.registry.canvass import api as canvass_api
+from services.registry.consent import api as consent_api
 from services.registry.crypto import load_cipher
 from services.registry.deps import Registry
 from services.registry.devices import api as devices_api
@@ -86,6 +87,6 @@ def create_app(settings: RegistrySettings | None = None, *, registry: Registry |
 
     app.include_router(health_router(lambda: ping(registry.engine)))
     for module in (accounts_api, agencies_api, owners_api, devices_api, outbox_api, search_api, audit_api, stats_api,
-                   requests_api, evidence_api, canvass_api):
+                   requests_api, evidence_api, canvass_api, consent_api):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     return app

@@ -148,6 +148,14 @@ class RequestSettings(LookoutSettings):
     default_due_days: int = 14
 
 
+class ConsentSettings(LookoutSettings):
+    """Owners' consent grants of live video: how long one may last."""
+
+    model_config = SettingsConfigDict(env_prefix="REGISTRY_CONSENT_")
+
+    max_hours: float = 24.0
+
+
 class MailSettings(LookoutSettings):
     """How owners are notified: SMTP through the notification outbox (or off)."""
 
@@ -184,4 +192,5 @@ class RegistrySettings(LookoutSettings):
     evidence: EvidenceSettings = Field(default_factory=EvidenceSettings)
     requests: RequestSettings = Field(default_factory=RequestSettings)
     mail: MailSettings = Field(default_factory=MailSettings)
+    consent: ConsentSettings = Field(default_factory=ConsentSettings)
     public_url: str = "http://127.0.0.1:8000"

@@ -30,7 +30,7 @@ from services.registry.devices.schemas import EnrolRequest
 from services.registry.devices.service import create_code, enrol
 from services.registry.owners.models import Camera, Owner, Site
 from tests import builders as b
-from tests.integration.registry import test_canvass, test_evidence_access, test_requests_permissions
+from tests.integration.registry import test_canvass, test_consent, test_evidence_access, test_requests_permissions
 
 ROLES = ("anonymous", "owner", "advocate", "investigator", "dispatcher", "supervisor", "auditor",
          "integrator:search", "integrator", "device")
@@ -377,7 +377,7 @@ def test_matrix_covers_every_route(registry: Registry) -> None:
     documented -= {("POST", "/v1/auth/login"), ("POST", "/v1/auth/refresh")}
     # Requests, evidence and canvass reports have their own matrices (their own worlds), each checked there.
     elsewhere = (test_requests_permissions.MATRIX_ROUTES | test_canvass.MATRIX_ROUTES
-                 | test_evidence_access.MATRIX_ROUTES)
+                 | test_evidence_access.MATRIX_ROUTES | test_consent.MATRIX_ROUTES)
     assert documented == ({(c.method, c.route) for c in CASES} | elsewhere) - {("GET", "/metrics")}
 
 

@@ -1,0 +1,1 @@
+"""Owners' consent grants: live access to one camera for one agency during a time window."""
