@@ -173,6 +173,7 @@ class MailSettings(LookoutSettings):
     poll_interval_s: float = 2.0
     batch_size: int = 50
     max_attempts: int = 20
+    first_retry_s: float = 30.0  # the first retry after a failure waits this long, then the wait doubles
     max_backoff_s: float = 3600.0
 
 

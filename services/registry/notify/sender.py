@@ -36,7 +36,6 @@ from services.registry.settings import MailSettings
 log = logging.getLogger("lookout.registry.notify")
 
 HEADER = "X-Lookout-Notification"
-FIRST_RETRY_S = 30.0  # the first retry waits this long (capped by max_backoff_s), then doubles
 
 
 def _table() -> Table:
@@ -61,8 +60,8 @@ def lease_s(settings: MailSettings) -> float:
 
 
 def backoff_s(attempts: int, settings: MailSettings) -> float:
-    """The wait before retry number `attempts` (1, 2, ...): doubling from FIRST_RETRY_S, capped."""
-    return float(min(settings.max_backoff_s, FIRST_RETRY_S * 2 ** min(max(attempts - 1, 0), 30)))
+    """The wait before retry number `attempts` (1, 2, ...): doubling from first_retry_s, capped."""
+    return float(min(settings.max_backoff_s, settings.first_retry_s * 2 ** min(max(attempts - 1, 0), 30)))
 
 
 def claim_one(conn: Connection, *, now: datetime, settings: MailSettings) -> Claimed | None:
