@@ -33,6 +33,7 @@ class Grant:
     starts_at: datetime | None
     expires_at: datetime | None
     revoked: bool = False
+    agency_id: str = ""  # the agency the owner granted; empty = any (older registries did not say)
 
     def active(self, now: datetime) -> bool:
         """Not revoked, and now is within [starts_at, expires_at)."""
@@ -85,7 +86,7 @@ class Policy:
         current = self.cameras.get(update.camera_id)
         if current is None or update.version <= current.version:
             return False
-        grants = {g.grant_id: Grant(g.grant_id, when(g.starts_at), when(g.expires_at), g.revoked)
+        grants = {g.grant_id: Grant(g.grant_id, when(g.starts_at), when(g.expires_at), g.revoked, g.agency_id)
                   for g in update.grants if g.grant_id}
         mode = update.sharing_mode if update.sharing_mode in MODE_NAMES else pb.SHARING_MODE_REGISTRY_ONLY
         self.cameras[update.camera_id] = CameraPolicy(mode=mode, version=update.version, grants=grants)
@@ -108,6 +109,9 @@ class Policy:
                 return Decision(False, f"sharing mode {MODE_NAMES[camera.mode]} allows no consent stream")
             if grant is None or not grant.active(now):
                 return Decision(False, f"grant {start.grant_id[:64]} is unknown, revoked or outside its window")
+            if grant.agency_id and start.agency_id != grant.agency_id:
+                return Decision(False, f"grant {start.grant_id[:64]} is for another agency than "
+                                       f"{start.agency_id[:64] or 'the one asking'}")
             assert grant.expires_at is not None
             return Decision(True, "consent grant", min(expires, grant.expires_at))
         return Decision(False, f"sharing mode {MODE_NAMES[camera.mode]} allows no live stream for an alert")
@@ -171,7 +175,7 @@ class Policy:
 
 def _camera_doc(policy: CameraPolicy) -> dict[str, Any]:
     return {"mode": MODE_NAMES[policy.mode], "version": policy.version,
-            "grants": [{"grant_id": g.grant_id, "revoked": g.revoked,
+            "grants": [{"grant_id": g.grant_id, "revoked": g.revoked, "agency_id": g.agency_id,
                         "starts_at": g.starts_at.isoformat() if g.starts_at else None,
                         "expires_at": g.expires_at.isoformat() if g.expires_at else None}
                        for g in policy.grants.values()]}
@@ -182,5 +186,5 @@ def _camera_policy(doc: dict[str, Any]) -> CameraPolicy:
         return datetime.fromisoformat(value) if value else None
 
     grants = {g["grant_id"]: Grant(str(g["grant_id"]), parse(g["starts_at"]), parse(g["expires_at"]),
-                                   bool(g["revoked"])) for g in doc["grants"]}
+                                   bool(g["revoked"]), str(g.get("agency_id") or "")) for g in doc["grants"]}
     return CameraPolicy(mode=MODES[doc["mode"]], version=int(doc["version"]), grants=grants)

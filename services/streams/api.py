@@ -9,11 +9,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from services.common.errors import InvalidInput
+from services.streams.consent import start_consent_session
 from services.streams.deps import PrincipalDep, StreamsDep, TokenDep
 from services.streams.models import State, StreamSession
-from services.streams.schemas import SessionRead, ViewerTokenRead
+from services.streams.schemas import ConsentSessionCreate, SessionRead, ViewerTokenRead
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
+consent_router = APIRouter(prefix="/v1/consent-sessions", tags=["sessions"])
 MAX_OFFER_BYTES = 32 * 1024
 SDP = "application/sdp"
 
@@ -72,6 +74,19 @@ async def whep_leave(session_id: str, viewer_id: uuid.UUID, token: TokenDep, str
     grant = streams.tokens.check(token, session_id=session_id)
     await streams.relay.leave(session_id=session_id, viewer_id=viewer_id, account_id=grant.account_id)
     return Response(status_code=204)
+
+
+@consent_router.post("", response_model=SessionRead, status_code=201,
+                     responses={200: {"model": SessionRead, "description": "The camera's session already running"}})
+async def start_consent(body: ConsentSessionCreate, principal: PrincipalDep, streams: StreamsDep,
+                        response: Response) -> SessionRead:
+    """Start a camera's live stream under its owner's consent grant to your agency (dispatcher, supervisor)."""
+    row, created = await start_consent_session(
+        principal=principal, camera_id=body.camera_id, relay=streams.relay,
+        publish=streams.mqtt.publish if streams.mqtt is not None else None,
+        ice_servers=streams.settings.relay.ice_servers)
+    response.status_code = 201 if created else 200
+    return _read(row, await asyncio.to_thread(streams.store.labels, camera_ids=[row.camera_id]))
 
 
 async def _bounded_body(request: Request) -> bytes:

@@ -115,6 +115,7 @@ def create_app(settings: StreamsSettings | None = None, *, streams: Streams | No
 
     app.include_router(health_router(ready))
     app.include_router(api.router, responses=ERROR_RESPONSES)
+    app.include_router(api.consent_router, responses=ERROR_RESPONSES)
     if WEB.is_dir():
         app.mount("/live", StaticFiles(directory=WEB, html=True), name="live")
         app.add_api_route("/", lambda: RedirectResponse("/live/"), include_in_schema=False)

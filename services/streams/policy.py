@@ -14,7 +14,7 @@ MODES = {pb.SHARING_MODE_REGISTRY_ONLY: "registry_only", pb.SHARING_MODE_ON_REQU
 def policy_row(changed: pb.CameraChanged) -> CameraPolicy:
     """The relay's copy of a CameraChanged."""
     grants = [{"grant_id": g.grant_id, "starts_at": _epoch(g.starts_at), "expires_at": _epoch(g.expires_at),
-               "revoked": g.revoked} for g in changed.grants]
+               "revoked": g.revoked, "agency_id": g.agency_id or changed.agency_id} for g in changed.grants]
     return CameraPolicy(camera_id=changed.camera_id, device_id=changed.device_id, agency_id=changed.agency_id,
                         label=changed.label[:200], sharing_mode=MODES.get(changed.sharing_mode, "registry_only"),
                         grants=grants, deleted=changed.deleted, version=changed.version)
@@ -22,6 +22,14 @@ def policy_row(changed: pb.CameraChanged) -> CameraPolicy:
 
 def _epoch(ts: object) -> float:
     return ts.ToDatetime(tzinfo=UTC).timestamp() if ts.ByteSize() else 0.0  # type: ignore[attr-defined]
+
+
+def active_grants(policy: CameraPolicy, *, agency_id: str, now: datetime) -> list[dict[str, object]]:
+    """The policy's grants in force now for this agency, longest-lasting first."""
+    at = now.timestamp()
+    found = [g for g in policy.grants if not g.get("revoked") and (g.get("agency_id") or policy.agency_id) == agency_id
+             and float(g.get("starts_at") or 0) <= at < float(g.get("expires_at") or 0)]  # type: ignore[arg-type]
+    return sorted(found, key=lambda g: -float(g.get("expires_at") or 0))  # type: ignore[arg-type]
 
 
 def allows(policy: CameraPolicy, *, alert_id: str | None, grant_id: str | None, now: datetime) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class SessionRead(BaseModel):
@@ -27,6 +27,14 @@ class SessionRead(BaseModel):
     end_reason: str | None
     expires_at: datetime
     viewers: int
+
+
+class ConsentSessionCreate(BaseModel):
+    """Which camera to watch under its owner's consent grant to your agency."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    camera_id: str = Field(min_length=1, max_length=64)
 
 
 class IceServerRead(BaseModel):
