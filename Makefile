@@ -21,7 +21,7 @@ PYTEST_ARGS ?=
 
 PROTO_SRC := proto/lookout/v1/lookout.proto
 
-.PHONY: proto run panic watch-alerts live test lint typecheck unit integration bench-registry bench-alerts bench-streams bench-evidence totp system-run system-test venv clean help
+.PHONY: proto run panic watch-alerts live consent test lint typecheck unit integration bench-registry bench-alerts bench-streams bench-evidence totp system-run system-test venv clean help
 
 help:
 	@echo "make run             start the demo (SQLite + SpatiaLite) on http://$(HOST):$(PORT)"
@@ -33,6 +33,7 @@ help:
 	@echo "make panic           press the demo CORE box's panic button (while make run runs)"
 	@echo "make watch-alerts    follow the demo dispatcher's live alert feed"
 	@echo "make live            print the demo dispatcher's live-video dashboard link"
+	@echo "make consent         as the demo owner, share the Driveway camera for an hour; a dispatcher starts watching"
 	@echo "make proto           regenerate proto/ code after changing the .proto"
 	@echo "make totp USER=name  current TOTP code of a demo staff account"
 
@@ -72,6 +73,9 @@ watch-alerts: venv
 
 live: venv
 	@$(BIN)/python -m demo live
+
+consent: venv
+	@$(BIN)/python -m demo consent
 
 totp: venv
 	@$(DEMO_ENV) $(BIN)/lookout demo totp $(USER)

@@ -22,6 +22,10 @@ def main(argv: list[str]) -> None:
 
         with contextlib.suppress(KeyboardInterrupt):
             watch()
+    elif command == "consent":
+        from demo.consent import consent
+
+        consent()
     elif command == "live":
         from demo.watch import live_link
 
@@ -30,7 +34,7 @@ def main(argv: list[str]) -> None:
         core = Path(sys.executable).parent / "lookout-core"
         subprocess.run([str(core), "panic", "--config", str(config.CORE_CONFIG)], check=True)
     else:
-        sys.exit(f"unknown command {command!r}: use run, watch, live or panic")
+        sys.exit(f"unknown command {command!r}: use run, watch, live, consent or panic")
 
 
 main(sys.argv[1:])

@@ -79,7 +79,9 @@
     title.textContent = session.camera_label || session.camera_id || session.session_id;
     const meta = el.appendChild(document.createElement('p'));
     meta.className = 'meta';
-    meta.textContent = `camera ${session.camera_id || '?'} · alert ${session.alert_id || 'none'}`;
+    const basis = session.alert_id ? `alert ${session.alert_id}`
+      : session.grant_id ? `owner's consent (grant ${session.grant_id})` : 'no alert';
+    meta.textContent = `camera ${session.camera_id || '?'} · ${basis}`;
     const video = el.appendChild(document.createElement('video'));
     for (const attr of ['muted', 'autoplay', 'playsinline']) video.setAttribute(attr, '');
     video.muted = true; // the property, not just the attribute, is what autoplay policy checks

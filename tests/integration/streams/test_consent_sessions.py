@@ -172,17 +172,18 @@ def test_revoking_the_grant_ends_the_session_and_refuses_the_next_start(
     assert status == 409 and code(refused) == "no_active_grant" and "grant" in str(refused["error"])
 
 
+# Built when the test runs, not when it is collected: a suite can take longer than "five minutes from now".
 @pytest.mark.parametrize("grants", [
-    (),
-    (grant(revoked=True),),
-    (grant(starts=timedelta(hours=-2), expires=timedelta(seconds=-1)),),  # expired
-    (grant(starts=timedelta(minutes=5)),),  # not yet started
-    (grant(agency=OTHER),),  # another agency's grant on our camera
+    lambda: (),
+    lambda: (grant(revoked=True),),
+    lambda: (grant(starts=timedelta(hours=-2), expires=timedelta(seconds=-1)),),  # expired
+    lambda: (grant(starts=timedelta(minutes=5)),),  # not yet started
+    lambda: (grant(agency=OTHER),),  # another agency's grant on our camera
 ], ids=["no_grant", "revoked", "expired", "not_started", "other_agencys_grant"])
 def test_without_a_grant_in_force_for_the_agency_the_start_is_refused(
-        relay: Relay, token: Callable[..., str], grants: tuple[pb.ConsentGrant, ...]) -> None:
+        relay: Relay, token: Callable[..., str], grants: Callable[[], tuple[pb.ConsentGrant, ...]]) -> None:
     camera = str(uuid.uuid4())
-    relay.announce(camera, *grants)
+    relay.announce(camera, *grants())
     status, body = post(relay, auth(token(Role.DISPATCHER, agency=AGENCY)), camera)
     assert status == 409 and code(body) == "no_active_grant", body
     assert relay.starts() == []

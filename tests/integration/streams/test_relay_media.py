@@ -93,10 +93,15 @@ def test_a_viewer_joining_a_running_stream_starts_from_the_cached_keyframe(
         wire = wired(streams)
         session_id, box = await start(streams, h264_clip, wire)
         early = await watch(streams, session_id)
-        await early.wait_frames(40)  # past the first keyframe: a late viewer would otherwise wait up to 1 s
+        await early.wait_frames(40)  # past the first keyframe: without the cache a late viewer waits for the next
+        # The camera goes silent: from now on nothing reaches the hub, so whatever the late viewer decodes can only
+        # come from the cached group of pictures. (Not a timing assertion: its speed is in the benchmark.)
+        hub = streams.relay.live[session_id].hub
+        arrived = hub.units_in
+        hub.push = lambda data, timestamp: None  # type: ignore[method-assign]
         late = await watch(streams, session_id)
-        await late.wait_frames(1, timeout=5)
-        assert late.first_frame_s is not None and late.first_frame_s < 0.5, late.first_frame_s
+        await late.wait_frames(1, timeout=10)
+        assert late.frames >= 1 and hub.units_in == arrived
         for peer in (early, late, box):
             await peer.close()
         await streams.relay.close()
