@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -30,6 +31,18 @@ _seq = itertools.count(1)
 # Two neighbouring test jurisdictions (around Clermont, FL): west is "lakeside", east is "hillcrest".
 WEST = (-81.80, 28.50, -81.75, 28.60)
 EAST = (-81.75, 28.50, -81.70, 28.60)
+
+
+# A point inside WEST (downtown Clermont), and metres per degree of latitude for offsets from it.
+LON, LAT = -81.7745, 28.5567
+M_PER_DEG_LAT = 111_195.0
+
+
+def offset(metres_north: float = 0, metres_east: float = 0, *, lon: float = LON,
+           lat: float = LAT) -> tuple[float, float]:
+    """A point some metres north/east of (lon, lat)."""
+    return (lon + metres_east / (M_PER_DEG_LAT * math.cos(math.radians(lat))),
+            lat + metres_north / M_PER_DEG_LAT)
 
 
 def box(min_lon: float, min_lat: float, max_lon: float, max_lat: float) -> dict[str, object]:

@@ -184,9 +184,7 @@ def upload_status(session: Session, *, caller: Caller, upload_id: uuid.UUID, sto
                   limits: EvidenceSettings) -> s.UploadRead:
     """Where an upload stands (the stored bytes are the truth: a crash may have kept more than the row says)."""
     row, _ = _own_upload(session, caller, upload_id)
-    offset = row.size_bytes if row.state == "stored" else row.received_bytes
-    if row.state == "uploading":
-        offset = storage.size(row.storage_key) or 0
+    offset = (storage.size(row.storage_key) or 0) if row.state == "uploading" else row.received_bytes
     return upload_read(row, offset=offset, chunk_bytes=limits.chunk_bytes)
 
 

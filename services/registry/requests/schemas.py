@@ -53,36 +53,6 @@ class RequestCameraRead(BaseModel):
     label: str
 
 
-class FootageRequestRead(BaseModel):
-    """A request as agency staff see it: everything but the owner's contact details."""
-
-    id: uuid.UUID
-    agency_id: uuid.UUID
-    agency_name: str
-    owner_id: uuid.UUID | None
-    created_by: uuid.UUID | None
-    case_number: str
-    legal_basis: LegalBasis
-    window_start_at: datetime
-    window_end_at: datetime
-    message: str
-    due_at: datetime
-    state: RequestState
-    decline_reason: str | None
-    answered_at: datetime | None
-    closed_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
-    cameras: list[RequestCameraRead]
-    notified: bool = Field(description="an email to the owner was queued (false: the owner has no email)")
-
-
-class RequestsCreated(BaseModel):
-    """One request per owner of the cameras asked for."""
-
-    requests: list[FootageRequestRead]
-
-
 class OwnerRequestRead(BaseModel):
     """A request as its owner sees it: who asks, why, for what window, from which of their cameras."""
 
@@ -99,6 +69,23 @@ class OwnerRequestRead(BaseModel):
     answered_at: datetime | None
     created_at: datetime
     cameras: list[RequestCameraRead]
+
+
+class FootageRequestRead(OwnerRequestRead):
+    """A request as agency staff see it: everything but the owner's contact details."""
+
+    agency_id: uuid.UUID
+    owner_id: uuid.UUID | None
+    created_by: uuid.UUID | None
+    closed_at: datetime | None
+    updated_at: datetime
+    notified: bool = Field(description="an email to the owner was queued (false: the owner has no email)")
+
+
+class RequestsCreated(BaseModel):
+    """One request per owner of the cameras asked for."""
+
+    requests: list[FootageRequestRead]
 
 
 class DeclineBody(BaseModel):

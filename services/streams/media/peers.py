@@ -85,6 +85,17 @@ def check_offer(sdp: str) -> None:
         raise OfferError("the offer has no H.264 (the relay forwards the camera's H.264 without re-encoding)")
 
 
+async def _answer(pc: RTCPeerConnection, sdp: str) -> str:
+    """Apply a remote offer and make the answer; an offer aiortc cannot use closes the connection."""
+    try:
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        await pc.setLocalDescription(await pc.createAnswer())
+    except Exception as exc:
+        await pc.close()
+        raise OfferError(f"unusable offer: {type(exc).__name__}: {str(exc)[:200]}") from None
+    return str(pc.localDescription.sdp)
+
+
 async def answer_ingest(sdp: str, hub: Hub, *, ice_servers: Sequence[dict[str, Any]],
                         on_state: Callable[[str], None]) -> tuple[RTCPeerConnection, str]:
     """Answer the box's offer; its video access units go to the hub without decoding."""
@@ -98,13 +109,7 @@ async def answer_ingest(sdp: str, hub: Hub, *, ice_servers: Sequence[dict[str, A
             if transceiver.receiver.track is track:
                 setattr(transceiver.receiver, _DECODER_QUEUE, _Tap(hub))
 
-    try:
-        await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
-        await pc.setLocalDescription(await pc.createAnswer())
-    except Exception as exc:
-        await pc.close()
-        raise OfferError(f"unusable offer: {type(exc).__name__}: {str(exc)[:200]}") from None
-    return pc, pc.localDescription.sdp
+    return pc, await _answer(pc, sdp)
 
 
 async def answer_viewer(sdp: str, track: ViewerTrack, *, ice_servers: Sequence[dict[str, Any]],
@@ -119,13 +124,7 @@ async def answer_viewer(sdp: str, track: ViewerTrack, *, ice_servers: Sequence[d
     for transceiver in pc.getTransceivers():
         if transceiver.sender is sender:
             transceiver.setCodecPreferences(h264_codecs())
-    try:
-        await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
-        await pc.setLocalDescription(await pc.createAnswer())
-    except Exception as exc:
-        await pc.close()
-        raise OfferError(f"unusable offer: {type(exc).__name__}: {str(exc)[:200]}") from None
-    answer = pc.localDescription.sdp
+    answer = await _answer(pc, sdp)
     if "H264/90000" not in answer:
         await pc.close()
         raise OfferError("could not agree on H.264 with the viewer")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,22 +23,14 @@ from services.registry.canvass import service
 from services.registry.deps import Registry
 from services.registry.owners.models import Camera
 from tests import builders as b
+from tests.builders import LAT, LON, offset
 
 pytestmark = pytest.mark.spatialite
 
-LON, LAT = -81.7745, 28.5567  # inside builders.WEST
-M_PER_DEG_LAT = 111_195.0
 CASE = "C-2026/0815"
 REASON = "burglary at 740 W Montrose"
 LABEL, ADDRESS, KIND, DISTANCE, FACING, COVERS, RETENTION, RETAINED, SHARING, CORE, OWNER, PHONE, REQUEST, NOTES = (
     range(14))
-
-
-def offset(metres_north: float = 0, metres_east: float = 0, *, lon: float = LON,
-           lat: float = LAT) -> tuple[float, float]:
-    """A point some metres north/east of (lon, lat)."""
-    return (lon + metres_east / (M_PER_DEG_LAT * math.cos(math.radians(lat))),
-            lat + metres_north / M_PER_DEG_LAT)
 
 
 @dataclass

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -17,19 +16,11 @@ from services.registry.agencies.models import Agency
 from services.registry.audit.models import AuditEvent
 from services.registry.deps import Registry
 from tests import builders as b
+from tests.builders import LAT, LON, offset
 
 pytestmark = pytest.mark.spatialite
 
-LON, LAT = -81.7745, 28.5567  # inside builders.WEST
-M_PER_DEG_LAT = 111_195.0
 URL = "/v1/search/cameras"
-
-
-def offset(metres_north: float = 0, metres_east: float = 0, *, lon: float = LON,
-           lat: float = LAT) -> tuple[float, float]:
-    """A point some metres north/east of (lon, lat)."""
-    return (lon + metres_east / (M_PER_DEG_LAT * math.cos(math.radians(lat))),
-            lat + metres_north / M_PER_DEG_LAT)
 
 
 @dataclass
